@@ -1,0 +1,301 @@
+//! [`TesseraClient`]: typed calls and runtime-API reads against a Tessera node.
+
+use crate::{
+	error::ClientError,
+	keys::{self, Keypair},
+	runtime, AccountId, Hyperparam, Metagraph, NeuronInfo, SubnetHyperparams, H256,
+};
+use subxt::{
+	error::{TransactionEventsError, TransactionFinalizedSuccessError},
+	tx::Payload,
+	OnlineClient, SubstrateConfig,
+};
+
+/// Events of a finalized, successful extrinsic.
+pub type Events = subxt::blocks::ExtrinsicEvents<SubstrateConfig>;
+
+/// Result of a finalized, successful extrinsic.
+pub struct TxOutcome {
+	/// Block that includes the extrinsic.
+	pub block_hash: H256,
+	/// Its events.
+	pub events: Events,
+}
+
+/// A connection to a Tessera node.
+#[derive(Clone)]
+pub struct TesseraClient {
+	api: OnlineClient<SubstrateConfig>,
+}
+
+impl TesseraClient {
+	/// Connect to a node's WebSocket RPC endpoint, e.g. `ws://127.0.0.1:9944`.
+	pub async fn connect(url: &str) -> Result<Self, ClientError> {
+		let api = OnlineClient::<SubstrateConfig>::from_url(url).await.map_err(subxt::Error::from)?;
+		Ok(Self { api })
+	}
+
+	/// The underlying subxt client.
+	pub fn api(&self) -> &OnlineClient<SubstrateConfig> {
+		&self.api
+	}
+
+	/// Sign `call` with `signer`, submit it, wait until it is finalized and succeeded.
+	/// Transactions of one signer must not be submitted concurrently (nonces are read
+	/// from the finalized state).
+	pub async fn submit<Call: Payload>(&self, call: &Call, signer: &Keypair) -> Result<TxOutcome, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		let mut txs = at.transactions();
+		let progress = txs
+			.sign_and_submit_then_watch_default(call, signer)
+			.await
+			.map_err(|e| ClientError::Rejected(e.to_string()))?;
+		match progress.wait_for_finalized_success().await {
+			Ok(events) => Ok(TxOutcome { block_hash: events.block_hash(), events }),
+			Err(TransactionFinalizedSuccessError::SuccessError(TransactionEventsError::ExtrinsicFailed(e))) =>
+				Err(e.into()),
+			Err(e) => Err(ClientError::Subxt(e.into())),
+		}
+	}
+
+	/// Submit `call` through `pallet-sudo` signed by the sudo key.
+	pub async fn sudo(&self, call: runtime::runtime_types::tessera_runtime::RuntimeCall, sudo: &Keypair) -> Result<TxOutcome, ClientError> {
+		let outcome = self.submit(&runtime::tx().sudo().sudo(call), sudo).await?;
+		// Sudo succeeds even when the inner call fails; surface the inner error.
+		if let Some(done) = outcome
+			.events
+			.find_first::<runtime::sudo::events::Sudid>()
+			.map_err(subxt::Error::from)?
+		{
+			if let Err(e) = done.sudo_result {
+				return Err(sudo_error(&self.api, e));
+			}
+		}
+		Ok(outcome)
+	}
+
+	// ------------------------------------------------------------------------------
+	// pallet-tessera calls
+	// ------------------------------------------------------------------------------
+
+	/// Register `hotkey` on `netuid`, burning from `coldkey`. Returns the assigned uid.
+	pub async fn burned_register(&self, coldkey: &Keypair, netuid: u16, hotkey: &AccountId) -> Result<u16, ClientError> {
+		let call = runtime::tx().tessera().burned_register(netuid, hotkey.clone());
+		let outcome = self.submit(&call, coldkey).await?;
+		let registered = outcome
+			.events
+			.find_first::<runtime::tessera::events::NeuronRegistered>()
+			.map_err(subxt::Error::from)?
+			.ok_or_else(|| ClientError::NotFound("NeuronRegistered event".into()))?;
+		Ok(registered.uid)
+	}
+
+	/// Announce the axon `hotkey` serves on `netuid` (IPv4 given as `a.b.c.d`).
+	pub async fn serve_axon(
+		&self,
+		hotkey: &Keypair,
+		netuid: u16,
+		ip: std::net::IpAddr,
+		port: u16,
+		version: u32,
+	) -> Result<TxOutcome, ClientError> {
+		let (ip, ip_type) = match ip {
+			std::net::IpAddr::V4(v4) => (u32::from(v4) as u128, 4u8),
+			std::net::IpAddr::V6(v6) => (u128::from(v6), 6u8),
+		};
+		let call = runtime::tx().tessera().serve_axon(netuid, version, ip, port, ip_type, 0);
+		self.submit(&call, hotkey).await
+	}
+
+	/// Commit the model (and tokenizer) `hotkey` serves on `netuid`.
+	pub async fn commit_model(&self, hotkey: &Keypair, netuid: u16, model_hash: H256, tokenizer_hash: H256) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().commit_model(netuid, model_hash, tokenizer_hash), hotkey).await
+	}
+
+	/// Stake `amount` from `coldkey` into `hotkey`'s pool.
+	pub async fn add_stake(&self, coldkey: &Keypair, hotkey: &AccountId, amount: u128) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().add_stake(hotkey.clone(), amount), coldkey).await
+	}
+
+	/// Withdraw `amount` from `coldkey`'s position in `hotkey`'s pool.
+	pub async fn remove_stake(&self, coldkey: &Keypair, hotkey: &AccountId, amount: u128) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().remove_stake(hotkey.clone(), amount), coldkey).await
+	}
+
+	/// Set `hotkey`'s delegate take (`u16::MAX` = 100%), signed by its owner.
+	pub async fn set_delegate_take(&self, coldkey: &Keypair, hotkey: &AccountId, take: u16) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().set_delegate_take(hotkey.clone(), take), coldkey).await
+	}
+
+	/// Set weights directly (subnets without commit-reveal).
+	pub async fn set_weights(&self, hotkey: &Keypair, netuid: u16, uids: Vec<u16>, weights: Vec<u16>, version_key: u64) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().set_weights(netuid, uids, weights, version_key), hotkey).await
+	}
+
+	/// Commit to weights (commit-reveal subnets); see [`weights_commit_hash`].
+	pub async fn commit_weights(&self, hotkey: &Keypair, netuid: u16, hash: H256) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().commit_weights(netuid, hash), hotkey).await
+	}
+
+	/// Reveal weights committed earlier.
+	pub async fn reveal_weights(
+		&self,
+		hotkey: &Keypair,
+		netuid: u16,
+		uids: Vec<u16>,
+		values: Vec<u16>,
+		salt: Vec<u16>,
+		version_key: u64,
+	) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().reveal_weights(netuid, uids, values, salt, version_key), hotkey)
+			.await
+	}
+
+	/// Root: change a hyperparameter through sudo.
+	pub async fn sudo_set_hyperparam(&self, sudo: &Keypair, netuid: u16, param: Hyperparam) -> Result<TxOutcome, ClientError> {
+		use runtime::runtime_types::{pallet_tessera::pallet::Call, tessera_runtime::RuntimeCall};
+		self.sudo(RuntimeCall::Tessera(Call::sudo_set_hyperparam { netuid, param }), sudo).await
+	}
+
+	/// Root: create a subnet through sudo.
+	pub async fn sudo_register_network(&self, sudo: &Keypair, netuid: u16, params: Option<SubnetHyperparams>) -> Result<TxOutcome, ClientError> {
+		use runtime::runtime_types::{pallet_tessera::pallet::Call, tessera_runtime::RuntimeCall};
+		self.sudo(RuntimeCall::Tessera(Call::sudo_register_network { netuid, params }), sudo).await
+	}
+
+	/// Transfer `amount` from `from` to `to` (keeping `from` alive).
+	pub async fn transfer(&self, from: &Keypair, to: &AccountId, amount: u128) -> Result<TxOutcome, ClientError> {
+		let call = runtime::tx().balances().transfer_keep_alive(to.clone().into(), amount);
+		self.submit(&call, from).await
+	}
+
+	// ------------------------------------------------------------------------------
+	// Reads (finalized state)
+	// ------------------------------------------------------------------------------
+
+	/// Number of the latest finalized block.
+	pub async fn finalized_number(&self) -> Result<u64, ClientError> {
+		Ok(self.api.at_current_block().await.map_err(subxt::Error::from)?.block_number())
+	}
+
+	/// Free balance of `who`.
+	pub async fn free_balance(&self, who: &AccountId) -> Result<u128, ClientError> {
+		Ok(self.account(who).await?.free)
+	}
+
+	/// Balance data (free, reserved/held, frozen) of `who`; zero for unknown accounts.
+	pub async fn account(&self, who: &AccountId) -> Result<runtime::runtime_types::pallet_balances::types::AccountData<u128>, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		let entry = at.storage().entry(runtime::storage().system().account()).map_err(subxt::Error::from)?;
+		let info = entry.fetch((who.clone(),)).await.map_err(subxt::Error::from)?.decode().map_err(subxt::Error::from)?;
+		Ok(info.data)
+	}
+
+	/// The whole metagraph of `netuid` in one runtime-API call.
+	pub async fn metagraph(&self, netuid: u16) -> Result<Metagraph, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().tessera_api().metagraph(netuid))
+			.await
+			.map_err(subxt::Error::from)?
+			.ok_or_else(|| ClientError::NotFound(format!("subnet {netuid}")))
+	}
+
+	/// One neuron of `netuid`.
+	pub async fn neuron(&self, netuid: u16, uid: u16) -> Result<NeuronInfo, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().tessera_api().neuron(netuid, uid))
+			.await
+			.map_err(subxt::Error::from)?
+			.ok_or_else(|| ClientError::NotFound(format!("uid {uid} on subnet {netuid}")))
+	}
+
+	/// Hyperparameters of `netuid`.
+	pub async fn hyperparams(&self, netuid: u16) -> Result<SubnetHyperparams, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().tessera_api().hyperparams(netuid))
+			.await
+			.map_err(subxt::Error::from)?
+			.ok_or_else(|| ClientError::NotFound(format!("subnet {netuid}")))
+	}
+
+	/// Netuids of all subnets.
+	pub async fn subnets(&self) -> Result<Vec<u16>, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		Ok(at.runtime_apis().call(runtime::runtime_apis().tessera_api().subnets()).await.map_err(subxt::Error::from)?)
+	}
+
+	/// Value of `coldkey`'s stake in `hotkey`'s pool.
+	pub async fn stake_of(&self, hotkey: &AccountId, coldkey: &AccountId) -> Result<u128, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		let storage = at.storage();
+		let position = storage
+			.entry(runtime::storage().tessera().stake())
+			.map_err(subxt::Error::from)?
+			.try_fetch((hotkey.clone(), coldkey.clone()))
+			.await
+			.map_err(subxt::Error::from)?;
+		let Some(position) = position else { return Ok(0) };
+		let position = position.decode().map_err(subxt::Error::from)?;
+		let value = storage
+			.entry(runtime::storage().tessera().total_hotkey_stake())
+			.map_err(subxt::Error::from)?
+			.fetch((hotkey.clone(),))
+			.await
+			.map_err(subxt::Error::from)?
+			.decode()
+			.map_err(subxt::Error::from)?;
+		let shares = storage
+			.entry(runtime::storage().tessera().total_hotkey_shares())
+			.map_err(subxt::Error::from)?
+			.fetch((hotkey.clone(),))
+			.await
+			.map_err(subxt::Error::from)?
+			.decode()
+			.map_err(subxt::Error::from)?;
+		if shares == 0 {
+			return Ok(0);
+		}
+		// floor(position.shares * value / shares) without overflow.
+		Ok(mul_div_floor(position.shares, value, shares))
+	}
+}
+
+/// `a * b / c` rounded down with 256-bit intermediate precision (c > 0).
+fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
+	sp_arithmetic::helpers_128bit::multiply_by_rational_with_rounding(a, b, c, sp_arithmetic::Rounding::Down)
+		.unwrap_or(u128::MAX)
+}
+
+/// The commit-reveal hash the pallet expects:
+/// BlakeTwo256(SCALE(hotkey, netuid, uids, values, salt, version_key)).
+pub fn weights_commit_hash(hotkey: &AccountId, netuid: u16, uids: &[u16], values: &[u16], salt: &[u16], version_key: u64) -> H256 {
+	use codec::Encode;
+	let encoded = (hotkey.0, netuid, uids, values, salt, version_key).encode();
+	H256(sp_crypto_hashing::blake2_256(&encoded))
+}
+
+fn sudo_error(api: &OnlineClient<SubstrateConfig>, e: runtime::runtime_types::sp_runtime::DispatchError) -> ClientError {
+	use runtime::runtime_types::sp_runtime::DispatchError as D;
+	match e {
+		D::Module(m) => {
+			let index = m.index;
+			let error = m.error[0];
+			let metadata = api.metadata();
+			match metadata.pallet_by_error_index(index).and_then(|p| {
+				p.error_variant_by_index(error).map(|v| (p.name().to_string(), v.name.clone()))
+			}) {
+				Some((pallet, error)) => ClientError::Dispatch { pallet, error },
+				None => ClientError::DispatchOther(format!("module error {index}/{error}")),
+			}
+		},
+		other => ClientError::DispatchOther(format!("{other:?}")),
+	}
+}
+
+/// Account id of a key pair (re-exported for convenience).
+pub fn account_of(key: &Keypair) -> AccountId {
+	keys::account_id(key)
+}

@@ -1,0 +1,44 @@
+//! # tessera-client
+//!
+//! The Rust client of the Tessera chain: a typed [`TesseraClient`] over subxt (static
+//! metadata checked in as `metadata.scale`), sr25519 key handling ([`keys`]) and the
+//! errors a caller can act on ([`ClientError`]).
+//!
+//! Every extrinsic helper signs, submits, waits for finalization and returns the
+//! finalized events; a failed dispatch comes back as [`ClientError::Dispatch`] naming
+//! the pallet error (e.g. `Tessera::InvalidUid`).
+
+pub mod chain;
+pub mod cli;
+pub mod error;
+pub mod keys;
+
+pub use chain::{TesseraClient, TxOutcome};
+pub use error::ClientError;
+pub use keys::{Keypair, KeyFile, KeyKind};
+
+/// Types and calls generated from the runtime's metadata (`client/metadata.scale`).
+///
+/// Regenerate with `tessera-node export-metadata --out client/metadata.scale` after any
+/// runtime change; the test `metadata_matches_runtime` in `tessera-node` fails until then.
+#[subxt::subxt(
+	runtime_metadata_path = "metadata.scale",
+	derive_for_all_types = "Clone, PartialEq, Eq",
+	substitute_type(path = "sp_core::H256", with = "::subxt::utils::H256")
+)]
+pub mod runtime {}
+
+/// Metadata bytes the client was generated from.
+pub const METADATA: &[u8] = include_bytes!("../metadata.scale");
+
+/// Generated pallet-tessera types.
+pub use runtime::runtime_types::pallet_tessera::types::{
+	AxonInfo, Hyperparam, Metagraph, ModelCommitment, NeuronInfo, SubnetHyperparams,
+};
+/// Account id type of the chain.
+pub use subxt::utils::AccountId32 as AccountId;
+/// 256-bit hash (model, tokenizer, commit hashes).
+pub use subxt::utils::H256;
+
+/// One token has 9 decimals.
+pub const TOKEN: u128 = 1_000_000_000;

@@ -1,0 +1,656 @@
+//! # pallet-tessera
+//!
+//! The Tessera subnet pallet: subnets and their hyperparameters, neuron registration,
+//! axon serving and model commitments, nominator stake pools, weights (direct and
+//! commit-reveal) and the storage that Yuma consensus fills each tempo.
+//!
+//! Semantics follow subtensor (the Bittensor chain) unless the project's DESIGN.md says
+//! otherwise. The implementation is split by concern:
+//!
+//! - [`registration`]: `burned_register`, uid assignment, pruning, burn adjustment;
+//! - [`serving`]: `serve_axon`, `commit_model`;
+//! - [`staking`]: share pools, `add_stake`, `remove_stake`, delegate take;
+//! - [`weights`]: `set_weights` checks, commit-reveal;
+//! - [`subnets`]: subnet creation and hyperparameter setters;
+//! - [`metagraph`]: the `TesseraApi` runtime API and its one-call metagraph.
+//!
+//! Every call is weighed by [`weights_info::WeightInfo`]; no call loops over more than
+//! `max_allowed_uids` items, which is bounded by [`Config::MaxAllowedUidsLimit`].
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+pub mod epoch;
+pub mod metagraph;
+pub mod registration;
+pub mod serving;
+pub mod staking;
+pub mod subnets;
+pub mod types;
+pub mod weights;
+pub mod weights_info;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+pub use weights_info::WeightInfo;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{Inspect, InspectHold, Mutate, MutateHold},
+			BuildGenesisConfig,
+		},
+		PalletId,
+	};
+	use frame_system::pallet_prelude::*;
+	use sp_core::H256;
+	use sp_runtime::traits::AccountIdConversion;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	#[pallet::without_storage_info]
+	pub struct Pallet<T>(_);
+
+	/// Why the pallet holds a balance.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// Tokens a coldkey has staked to a hotkey's pool.
+		Staked,
+	}
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The overarching event type.
+		#[allow(deprecated)]
+		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
+
+		/// The native token: burns, holds for stake, reward minting.
+		type Currency: Inspect<Self::AccountId, Balance = Balance>
+			+ Mutate<Self::AccountId>
+			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ MutateHold<Self::AccountId>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// Account that holds rewards not yet withdrawn from stake pools.
+		#[pallet::constant]
+		type PalletId: Get<PalletId>;
+
+		/// Hard upper bound for any subnet's `max_allowed_uids` (bounds every loop).
+		#[pallet::constant]
+		type MaxAllowedUidsLimit: Get<u16>;
+
+		/// Highest delegate take a hotkey may set, `u16::MAX` = 100% (subtensor: 18%).
+		#[pallet::constant]
+		type MaxDelegateTake: Get<u16>;
+
+		/// Take of a hotkey that never set one.
+		#[pallet::constant]
+		type DefaultDelegateTake: Get<u16>;
+
+		/// Smallest amount `add_stake` accepts.
+		#[pallet::constant]
+		type MinStake: Get<Balance>;
+
+		/// Most unrevealed weight commits one hotkey may have per subnet.
+		#[pallet::constant]
+		type MaxWeightCommits: Get<u32>;
+
+		/// Weights of the calls.
+		type WeightInfo: WeightInfo;
+	}
+
+	// ----------------------------------------------------------------------------------
+	// Subnets
+	// ----------------------------------------------------------------------------------
+
+	/// Hyperparameters of every existing subnet; a subnet exists iff it has an entry.
+	#[pallet::storage]
+	pub type Hyperparams<T> = StorageMap<_, Twox64Concat, NetUid, SubnetHyperparams, OptionQuery>;
+
+	/// Number of subnets.
+	#[pallet::storage]
+	pub type TotalNetworks<T> = StorageValue<_, u16, ValueQuery>;
+
+	/// Registrations in the current adjustment interval, per subnet.
+	#[pallet::storage]
+	pub type RegistrationsThisInterval<T> = StorageMap<_, Twox64Concat, NetUid, u16, ValueQuery>;
+
+	/// Registrations in the current block, per subnet.
+	#[pallet::storage]
+	pub type RegistrationsThisBlock<T> = StorageMap<_, Twox64Concat, NetUid, u16, ValueQuery>;
+
+	/// Block at which each subnet's burn was last adjusted.
+	#[pallet::storage]
+	pub type LastAdjustmentBlock<T> = StorageMap<_, Twox64Concat, NetUid, BlockHeight, ValueQuery>;
+
+	// ----------------------------------------------------------------------------------
+	// Neurons
+	// ----------------------------------------------------------------------------------
+
+	/// Number of neurons (uids in use) per subnet.
+	#[pallet::storage]
+	pub type SubnetN<T> = StorageMap<_, Twox64Concat, NetUid, u16, ValueQuery>;
+
+	/// Hotkey of each `(netuid, uid)`.
+	#[pallet::storage]
+	pub type Keys<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Twox64Concat, Uid, T::AccountId, OptionQuery>;
+
+	/// Uid of each `(netuid, hotkey)`.
+	#[pallet::storage]
+	pub type Uids<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, Uid, OptionQuery>;
+
+	/// Coldkey that owns a hotkey (set by its first registration, never changes).
+	#[pallet::storage]
+	pub type Owner<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, T::AccountId, OptionQuery>;
+
+	/// Subnets on which a hotkey is registered (bounded by the number of subnets).
+	#[pallet::storage]
+	pub type HotkeyNetworks<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, Vec<NetUid>, ValueQuery>;
+
+	/// Block at which each `(netuid, uid)` was (last) registered.
+	#[pallet::storage]
+	pub type BlockAtRegistration<T> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Twox64Concat, Uid, BlockHeight, ValueQuery>;
+
+	/// Axon of each `(netuid, hotkey)`.
+	#[pallet::storage]
+	pub type Axons<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, AxonInfo, OptionQuery>;
+
+	/// Model commitment of each `(netuid, hotkey)`.
+	#[pallet::storage]
+	pub type ModelCommitments<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		NetUid,
+		Blake2_128Concat,
+		T::AccountId,
+		ModelCommitment,
+		OptionQuery,
+	>;
+
+	/// First commitment of each model hash in a subnet: `(block, hotkey)`. Earliest wins ties.
+	#[pallet::storage]
+	pub type FirstModelCommit<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		NetUid,
+		Identity,
+		H256,
+		(BlockHeight, T::AccountId),
+		OptionQuery,
+	>;
+
+	/// Model hashes barred from a subnet (proven fraud).
+	#[pallet::storage]
+	pub type BarredModels<T> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Identity, H256, BlockHeight, OptionQuery>;
+
+	// ----------------------------------------------------------------------------------
+	// Epoch outputs (vectors indexed by uid, length `SubnetN`)
+	// ----------------------------------------------------------------------------------
+
+	/// Rank of each uid, `u16::MAX` = 1.0.
+	#[pallet::storage]
+	pub type Rank<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Trust of each uid.
+	#[pallet::storage]
+	pub type Trust<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Consensus weight of each uid.
+	#[pallet::storage]
+	pub type Consensus<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Incentive of each uid.
+	#[pallet::storage]
+	pub type Incentive<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Dividends of each uid.
+	#[pallet::storage]
+	pub type Dividends<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Validator trust of each uid.
+	#[pallet::storage]
+	pub type ValidatorTrust<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+	/// Emission of each uid at the last epoch.
+	#[pallet::storage]
+	pub type Emission<T> = StorageMap<_, Twox64Concat, NetUid, Vec<Balance>, ValueQuery>;
+	/// Whether each uid holds a validator permit.
+	#[pallet::storage]
+	pub type ValidatorPermit<T> = StorageMap<_, Twox64Concat, NetUid, Vec<bool>, ValueQuery>;
+	/// Whether each uid was active at the last epoch.
+	#[pallet::storage]
+	pub type Active<T> = StorageMap<_, Twox64Concat, NetUid, Vec<bool>, ValueQuery>;
+	/// Block of each uid's last weight update.
+	#[pallet::storage]
+	pub type LastUpdate<T> = StorageMap<_, Twox64Concat, NetUid, Vec<BlockHeight>, ValueQuery>;
+	/// Pruning score of each uid (lowest is replaced first).
+	#[pallet::storage]
+	pub type PruningScores<T> = StorageMap<_, Twox64Concat, NetUid, Vec<u16>, ValueQuery>;
+
+	/// Weights row of each `(netuid, uid)`: sparse `(target uid, weight)`.
+	#[pallet::storage]
+	pub type Weights<T> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Twox64Concat, Uid, Vec<(Uid, u16)>, ValueQuery>;
+
+	/// Bonds row of each `(netuid, uid)`: sparse `(target uid, bond)`.
+	#[pallet::storage]
+	pub type Bonds<T> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Twox64Concat, Uid, Vec<(Uid, u16)>, ValueQuery>;
+
+	/// Unrevealed weight commits of each `(netuid, hotkey)`, oldest first.
+	#[pallet::storage]
+	pub type WeightCommits<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		NetUid,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<WeightCommit, T::MaxWeightCommits>,
+		ValueQuery,
+	>;
+
+	/// Block of the last weights commit of each `(netuid, hotkey)` (commit rate limit).
+	#[pallet::storage]
+	pub type LastCommitBlock<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, BlockHeight, OptionQuery>;
+
+	// ----------------------------------------------------------------------------------
+	// Staking
+	// ----------------------------------------------------------------------------------
+
+	/// Value of each hotkey's stake pool (principal plus undistributed rewards).
+	#[pallet::storage]
+	pub type TotalHotkeyStake<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, Balance, ValueQuery>;
+
+	/// Shares outstanding in each hotkey's pool.
+	#[pallet::storage]
+	pub type TotalHotkeyShares<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u128, ValueQuery>;
+
+	/// Each `(hotkey, coldkey)` position: pool shares and held principal.
+	#[pallet::storage]
+	pub type Stake<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		StakePosition,
+		OptionQuery,
+	>;
+
+	/// Sum of all pools' values.
+	#[pallet::storage]
+	pub type TotalStake<T> = StorageValue<_, Balance, ValueQuery>;
+
+	/// Delegate take of a hotkey, `u16::MAX` = 100%; absent = `DefaultDelegateTake`.
+	#[pallet::storage]
+	pub type DelegateTake<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u16, OptionQuery>;
+
+	// ----------------------------------------------------------------------------------
+	// Genesis
+	// ----------------------------------------------------------------------------------
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Subnets created at genesis with their hyperparameters.
+		pub subnets: Vec<(NetUid, SubnetHyperparams)>,
+		#[serde(skip)]
+		pub _config: core::marker::PhantomData<T>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			// The reward pot must exist before the first reward is minted into it.
+			// Fund it with the existential deposit so rewards can be paid out of it with
+			// `Preservation::Preserve` and it is never reaped.
+			let pot = Pallet::<T>::pot_account();
+			let ed = T::Currency::minimum_balance();
+			if T::Currency::balance(&pot) < ed {
+				T::Currency::mint_into(&pot, ed).expect("minting the pot's existential deposit");
+			}
+			for (netuid, params) in &self.subnets {
+				assert!(
+					Pallet::<T>::validate_hyperparams(params).is_ok(),
+					"genesis hyperparameters of subnet {netuid} are invalid"
+				);
+				assert!(!Hyperparams::<T>::contains_key(netuid), "subnet {netuid} listed twice");
+				Pallet::<T>::create_subnet(*netuid, params.clone());
+			}
+		}
+	}
+
+	// ----------------------------------------------------------------------------------
+	// Events and errors
+	// ----------------------------------------------------------------------------------
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A subnet was created.
+		NetworkAdded { netuid: NetUid },
+		/// Root changed a hyperparameter of a subnet.
+		HyperparamSet { netuid: NetUid, param: Hyperparam },
+		/// A hotkey registered on a subnet, paying `burn`; `replaced` is the hotkey it pruned.
+		NeuronRegistered {
+			netuid: NetUid,
+			uid: Uid,
+			hotkey: T::AccountId,
+			coldkey: T::AccountId,
+			burn: Balance,
+			replaced: Option<T::AccountId>,
+		},
+		/// A subnet's registration burn was adjusted.
+		BurnAdjusted { netuid: NetUid, burn: Balance },
+		/// A neuron announced where it serves.
+		AxonServed { netuid: NetUid, hotkey: T::AccountId, axon: AxonInfo },
+		/// A neuron committed to the model it serves.
+		ModelCommitted {
+			netuid: NetUid,
+			hotkey: T::AccountId,
+			model_hash: H256,
+			tokenizer_hash: H256,
+			first_committed_at: BlockHeight,
+		},
+		/// A coldkey staked to a hotkey's pool.
+		StakeAdded { coldkey: T::AccountId, hotkey: T::AccountId, amount: Balance, shares: u128 },
+		/// A coldkey withdrew from a hotkey's pool.
+		StakeRemoved { coldkey: T::AccountId, hotkey: T::AccountId, amount: Balance, shares: u128 },
+		/// A hotkey's owner set its delegate take.
+		DelegateTakeSet { hotkey: T::AccountId, take: u16 },
+		/// A neuron set its weights.
+		WeightsSet { netuid: NetUid, uid: Uid, count: u32 },
+		/// A neuron committed to weights it will reveal later.
+		WeightsCommitted { netuid: NetUid, hotkey: T::AccountId, hash: H256, reveal_epoch: u64 },
+		/// A neuron revealed committed weights.
+		WeightsRevealed { netuid: NetUid, hotkey: T::AccountId, hash: H256 },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// No subnet with this netuid.
+		SubnetNotFound,
+		/// A subnet with this netuid already exists.
+		SubnetAlreadyExists,
+		/// Hyperparameter out of range (e.g. tempo 0, max uids above the runtime limit,
+		/// min burn above max burn, alpha low above alpha high).
+		InvalidHyperparameter,
+		/// The subnet does not accept registrations now.
+		RegistrationDisabled,
+		/// This block already has the subnet's maximum number of registrations.
+		TooManyRegistrationsThisBlock,
+		/// This interval already has three times the subnet's target registrations.
+		TooManyRegistrationsThisInterval,
+		/// The hotkey is already registered on this subnet.
+		HotkeyAlreadyRegistered,
+		/// The hotkey belongs to another coldkey.
+		NotHotkeyOwner,
+		/// The coldkey cannot pay the registration burn and stay alive.
+		NotEnoughBalanceToRegister,
+		/// The subnet is full and every neuron is inside its immunity period.
+		AllNeuronsImmune,
+		/// The hotkey is not registered on this subnet.
+		HotkeyNotRegistered,
+		/// The hotkey is not registered on any subnet, so it has no stake pool.
+		HotkeyNotFound,
+		/// IP type must be 4 or 6.
+		InvalidIpType,
+		/// The IP address is not a routable address of its type.
+		InvalidIpAddress,
+		/// Port 0 is not a port.
+		InvalidPort,
+		/// Unknown axon protocol.
+		InvalidProtocol,
+		/// `serve_axon` again before `serving_rate_limit` blocks passed.
+		ServingRateLimitExceeded,
+		/// The tokenizer hash differs from the subnet's tokenizer hash.
+		TokenizerMismatch,
+		/// This model hash was barred from the subnet for fraud.
+		ModelBarred,
+		/// The hotkey already committed exactly this model and tokenizer.
+		ModelAlreadyCommitted,
+		/// Stake amount is below the minimum stake.
+		StakeTooLow,
+		/// The coldkey's free balance cannot cover the stake.
+		NotEnoughBalanceToStake,
+		/// The coldkey has less stake on this hotkey than requested.
+		NotEnoughStakeToWithdraw,
+		/// Delegate take above the runtime's maximum.
+		DelegateTakeTooHigh,
+		/// Arithmetic overflow in stake accounting.
+		StakeOverflow,
+		/// The reward pot lacks the funds owed (should never happen).
+		RewardPotInsufficient,
+		/// `uids` and `values` differ in length.
+		WeightVecNotEqualSize,
+		/// More weights than neurons in the subnet.
+		TooManyWeights,
+		/// The same uid appears twice.
+		DuplicateUids,
+		/// A uid does not exist in the subnet.
+		InvalidUid,
+		/// Fewer non-self weights than `min_allowed_weights`.
+		WeightVecLengthIsLow,
+		/// A weight exceeds `max_weight_limit` after normalization.
+		MaxWeightExceeded,
+		/// The hotkey has no validator permit (only self-weight is allowed without one).
+		NoValidatorPermit,
+		/// The hotkey's stake is below `weights_min_stake`.
+		NotEnoughStakeToSetWeights,
+		/// `version_key` is older than the subnet's `weights_version_key`.
+		IncorrectWeightVersionKey,
+		/// Weights again before `weights_rate_limit` blocks passed.
+		SettingWeightsTooFast,
+		/// The subnet requires commit-reveal: use `commit_weights` and `reveal_weights`.
+		CommitRevealEnabled,
+		/// The subnet does not use commit-reveal: use `set_weights`.
+		CommitRevealDisabled,
+		/// The hotkey already has `MaxWeightCommits` unrevealed commits.
+		TooManyUnrevealedCommits,
+		/// Commit again before `weights_rate_limit` blocks passed.
+		CommittingWeightsTooFast,
+		/// No pending commit matches the revealed weights, salt and version key.
+		NoMatchingCommit,
+		/// The matching commit's reveal epoch has not started yet.
+		RevealTooEarly,
+		/// The matching commit's reveal epoch is over.
+		RevealTooLate,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
+			let now = Self::current_block();
+			Self::on_new_block().saturating_add(Self::run_scheduled_epochs(now))
+		}
+
+		#[cfg(feature = "std")]
+		fn integrity_test() {
+			assert!(T::MaxAllowedUidsLimit::get() > 0, "MaxAllowedUidsLimit must be positive");
+			assert!(T::DefaultDelegateTake::get() <= T::MaxDelegateTake::get());
+			assert!(T::MaxWeightCommits::get() > 0);
+		}
+	}
+
+	// ----------------------------------------------------------------------------------
+	// Calls
+	// ----------------------------------------------------------------------------------
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Register `hotkey` on subnet `netuid`, paying the subnet's current burn from the
+		/// signing coldkey. The hotkey gets the next free uid or, when the subnet is full,
+		/// replaces the neuron with the lowest pruning score outside its immunity period.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::burned_register(T::MaxAllowedUidsLimit::get() as u32))]
+		pub fn burned_register(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			hotkey: T::AccountId,
+		) -> DispatchResult {
+			let coldkey = ensure_signed(origin)?;
+			Self::do_burned_register(coldkey, netuid, hotkey)
+		}
+
+		/// Announce the axon (address) the signing hotkey serves on `netuid`.
+		/// Rate-limited by the subnet's `serving_rate_limit`.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::serve_axon())]
+		pub fn serve_axon(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			version: u32,
+			ip: u128,
+			port: u16,
+			ip_type: u8,
+			protocol: u8,
+		) -> DispatchResult {
+			let hotkey = ensure_signed(origin)?;
+			Self::do_serve_axon(hotkey, netuid, version, ip, port, ip_type, protocol)
+		}
+
+		/// Record the model (and tokenizer) the signing hotkey serves on `netuid`.
+		/// The first commitment of a model hash on a subnet is remembered: the earliest
+		/// committer wins ties, so copying a model does not pay.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::commit_model())]
+		pub fn commit_model(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			model_hash: H256,
+			tokenizer_hash: H256,
+		) -> DispatchResult {
+			let hotkey = ensure_signed(origin)?;
+			Self::do_commit_model(hotkey, netuid, model_hash, tokenizer_hash)
+		}
+
+		/// Stake `amount` from the signing coldkey into `hotkey`'s pool. The tokens stay in
+		/// the coldkey's account under a hold; the coldkey receives pool shares.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::add_stake())]
+		pub fn add_stake(origin: OriginFor<T>, hotkey: T::AccountId, amount: Balance) -> DispatchResult {
+			let coldkey = ensure_signed(origin)?;
+			Self::do_add_stake(coldkey, hotkey, amount)
+		}
+
+		/// Withdraw `amount` of value from the signing coldkey's position in `hotkey`'s
+		/// pool: principal is released from the hold, rewards are paid from the pot.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::remove_stake())]
+		pub fn remove_stake(
+			origin: OriginFor<T>,
+			hotkey: T::AccountId,
+			amount: Balance,
+		) -> DispatchResult {
+			let coldkey = ensure_signed(origin)?;
+			Self::do_remove_stake(coldkey, hotkey, amount)
+		}
+
+		/// Set the delegate take of `hotkey` (signed by its owner coldkey),
+		/// `u16::MAX` = 100%, at most `MaxDelegateTake`.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::set_delegate_take())]
+		pub fn set_delegate_take(origin: OriginFor<T>, hotkey: T::AccountId, take: u16) -> DispatchResult {
+			let coldkey = ensure_signed(origin)?;
+			Self::do_set_delegate_take(coldkey, hotkey, take)
+		}
+
+		/// Set the signing hotkey's weights on `netuid` (subnets without commit-reveal).
+		/// `dests` are uids, `weights` their relative weights; they are max-upscaled so the
+		/// largest becomes `u16::MAX`. Every check subtensor makes applies.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::set_weights(dests.len() as u32))]
+		pub fn set_weights(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			dests: Vec<Uid>,
+			weights: Vec<u16>,
+			version_key: u64,
+		) -> DispatchResult {
+			let hotkey = ensure_signed(origin)?;
+			Self::do_set_weights(hotkey, netuid, dests, weights, version_key, false)
+		}
+
+		/// Commit to weights on a commit-reveal subnet: `hash` =
+		/// BlakeTwo256(SCALE(hotkey, netuid, uids, values, salt, version_key)).
+		/// The reveal is accepted only during epoch `current + commit_reveal_period`.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::commit_weights())]
+		pub fn commit_weights(origin: OriginFor<T>, netuid: NetUid, hash: H256) -> DispatchResult {
+			let hotkey = ensure_signed(origin)?;
+			Self::do_commit_weights(hotkey, netuid, hash)
+		}
+
+		/// Reveal weights committed with `commit_weights`; they are checked and set as with
+		/// `set_weights`, and the commit is consumed (a second reveal fails).
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::reveal_weights(uids.len() as u32))]
+		pub fn reveal_weights(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			uids: Vec<Uid>,
+			values: Vec<u16>,
+			salt: Vec<u16>,
+			version_key: u64,
+		) -> DispatchResult {
+			let hotkey = ensure_signed(origin)?;
+			Self::do_reveal_weights(hotkey, netuid, uids, values, salt, version_key)
+		}
+
+		/// Root: create subnet `netuid` with default hyperparameters (or `params`).
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::sudo_register_network())]
+		pub fn sudo_register_network(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			params: Option<SubnetHyperparams>,
+		) -> DispatchResult {
+			ensure_root(origin)?;
+			Self::do_register_network(netuid, params.unwrap_or_default())
+		}
+
+		/// Root: change one hyperparameter of subnet `netuid`.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::sudo_set_hyperparam())]
+		pub fn sudo_set_hyperparam(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			param: Hyperparam,
+		) -> DispatchResult {
+			ensure_root(origin)?;
+			Self::do_set_hyperparam(netuid, param)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Account of the reward pot.
+		pub fn pot_account() -> T::AccountId {
+			T::PalletId::get().into_account_truncating()
+		}
+
+		/// Current block as the pallet stores heights.
+		pub fn current_block() -> BlockHeight {
+			use sp_runtime::traits::UniqueSaturatedInto;
+			frame_system::Pallet::<T>::block_number().unique_saturated_into()
+		}
+	}
+}

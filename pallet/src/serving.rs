@@ -1,0 +1,108 @@
+//! Axon serving and model commitments.
+
+use crate::*;
+use frame_support::{ensure, pallet_prelude::*};
+use sp_core::H256;
+
+/// Protocols an axon may announce. 0 = gRPC `tessera.v1.Miner`.
+pub const MAX_AXON_PROTOCOL: u8 = 0;
+
+impl<T: Config> Pallet<T> {
+	#[allow(clippy::too_many_arguments)]
+	pub(crate) fn do_serve_axon(
+		hotkey: T::AccountId,
+		netuid: NetUid,
+		version: u32,
+		ip: u128,
+		port: u16,
+		ip_type: u8,
+		protocol: u8,
+	) -> DispatchResult {
+		let params = Self::hyperparams_of(netuid)?;
+		ensure!(Self::is_registered(netuid, &hotkey), Error::<T>::HotkeyNotRegistered);
+		ensure!(ip_type == 4 || ip_type == 6, Error::<T>::InvalidIpType);
+		ensure!(is_valid_ip(ip_type, ip, params.allow_local_axons), Error::<T>::InvalidIpAddress);
+		ensure!(port != 0, Error::<T>::InvalidPort);
+		ensure!(protocol <= MAX_AXON_PROTOCOL, Error::<T>::InvalidProtocol);
+		let now = Self::current_block();
+		if let Some(prev) = Axons::<T>::get(netuid, &hotkey) {
+			ensure!(
+				now.saturating_sub(prev.block) >= params.serving_rate_limit,
+				Error::<T>::ServingRateLimitExceeded
+			);
+		}
+		let axon = AxonInfo { block: now, version, ip, port, ip_type, protocol };
+		Axons::<T>::insert(netuid, &hotkey, &axon);
+		Self::deposit_event(Event::AxonServed { netuid, hotkey, axon });
+		Ok(())
+	}
+
+	pub(crate) fn do_commit_model(
+		hotkey: T::AccountId,
+		netuid: NetUid,
+		model_hash: H256,
+		tokenizer_hash: H256,
+	) -> DispatchResult {
+		let params = Self::hyperparams_of(netuid)?;
+		ensure!(Self::is_registered(netuid, &hotkey), Error::<T>::HotkeyNotRegistered);
+		ensure!(
+			params.tokenizer_hash == H256::zero() || params.tokenizer_hash == tokenizer_hash,
+			Error::<T>::TokenizerMismatch
+		);
+		ensure!(!BarredModels::<T>::contains_key(netuid, model_hash), Error::<T>::ModelBarred);
+		if let Some(prev) = ModelCommitments::<T>::get(netuid, &hotkey) {
+			ensure!(
+				prev.model_hash != model_hash || prev.tokenizer_hash != tokenizer_hash,
+				Error::<T>::ModelAlreadyCommitted
+			);
+		}
+		let now = Self::current_block();
+		let first_committed_at = match FirstModelCommit::<T>::get(netuid, model_hash) {
+			Some((block, _)) => block,
+			None => {
+				FirstModelCommit::<T>::insert(netuid, model_hash, (now, hotkey.clone()));
+				now
+			},
+		};
+		ModelCommitments::<T>::insert(
+			netuid,
+			&hotkey,
+			ModelCommitment { model_hash, tokenizer_hash, block: now },
+		);
+		Self::deposit_event(Event::ModelCommitted {
+			netuid,
+			hotkey,
+			model_hash,
+			tokenizer_hash,
+			first_committed_at,
+		});
+		Ok(())
+	}
+}
+
+/// subtensor's address check: no unspecified or broadcast addresses, IPv4 must fit in
+/// 32 bits; loopback and private ranges only when the subnet allows local axons.
+pub fn is_valid_ip(ip_type: u8, ip: u128, allow_local: bool) -> bool {
+	match ip_type {
+		4 => {
+			if ip == 0 || ip >= u32::MAX as u128 {
+				return false;
+			}
+			let octets = (ip as u32).to_be_bytes();
+			let local = octets[0] == 127 ||
+				octets[0] == 10 ||
+				(octets[0] == 172 && (16..32).contains(&octets[1])) ||
+				(octets[0] == 192 && octets[1] == 168) ||
+				(octets[0] == 169 && octets[1] == 254);
+			allow_local || !local
+		},
+		6 => {
+			if ip == 0 || ip == u128::MAX {
+				return false;
+			}
+			let loopback = ip == 1;
+			allow_local || !loopback
+		},
+		_ => false,
+	}
+}

@@ -1,0 +1,245 @@
+//! Plain data types stored by the pallet and returned by the runtime API.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use alloc::vec::Vec;
+use sp_core::H256;
+
+/// Subnet identifier.
+pub type NetUid = u16;
+/// Position of a neuron inside a subnet.
+pub type Uid = u16;
+/// Token amounts (9 decimals).
+pub type Balance = u128;
+/// Block heights as the pallet stores them (independent of the runtime's block number type).
+pub type BlockHeight = u64;
+
+/// `u16::MAX`, the fixed-point "1.0" used by weights, kappa, trust, take, ...
+pub const U16_ONE: u16 = u16::MAX;
+
+/// Where a neuron serves (subtensor's `AxonInfo`).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen, Default,
+)]
+pub struct AxonInfo {
+	/// Block at which the axon was last served.
+	pub block: BlockHeight,
+	/// Software version of the server.
+	pub version: u32,
+	/// IPv4 (in the low 32 bits) or IPv6 address.
+	pub ip: u128,
+	/// TCP port.
+	pub port: u16,
+	/// 4 or 6.
+	pub ip_type: u8,
+	/// Wire protocol; 0 = gRPC (`tessera.v1.Miner`).
+	pub protocol: u8,
+}
+
+/// What model (and tokenizer) a neuron says it serves, and since when.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen, Default,
+)]
+pub struct ModelCommitment {
+	/// Hash of the model file served through `FetchModel`.
+	pub model_hash: H256,
+	/// Hash of the tokenizer the model uses; must equal the subnet's tokenizer hash when set.
+	pub tokenizer_hash: H256,
+	/// Block at which this commitment was recorded.
+	pub block: BlockHeight,
+}
+
+/// Every hyperparameter of a subnet, with subtensor's meaning.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase", deny_unknown_fields, default))]
+pub struct SubnetHyperparams {
+	/// Blocks between two epochs of this subnet.
+	pub tempo: u16,
+	/// Consensus majority threshold, `u16::MAX` = 1.0 (default 0.5).
+	pub kappa: u16,
+	/// Bonds EMA moving average, per million (default 900_000 = 0.9).
+	pub bonds_moving_average: u64,
+	/// Use Yuma3 (per-bond EMA) instead of the legacy bonds.
+	pub yuma3_enabled: bool,
+	/// Use liquid alpha for the bonds EMA (Yuma3).
+	pub liquid_alpha_enabled: bool,
+	/// Lower bound of liquid alpha, `u16::MAX` = 1.0.
+	pub alpha_low: u16,
+	/// Upper bound of liquid alpha, `u16::MAX` = 1.0.
+	pub alpha_high: u16,
+	/// Most neurons the subnet holds.
+	pub max_allowed_uids: u16,
+	/// Most validator permits handed out each epoch (top by stake).
+	pub max_allowed_validators: u16,
+	/// Fewest non-self weights a validator must set.
+	pub min_allowed_weights: u16,
+	/// Largest single weight after max-upscaling, `u16::MAX` = no limit.
+	pub max_weight_limit: u16,
+	/// Blocks after registration during which a neuron cannot be pruned.
+	pub immunity_period: u16,
+	/// Blocks without a weight update after which a validator is inactive.
+	pub activity_cutoff: u16,
+	/// Blocks between two weight updates of one neuron.
+	pub weights_rate_limit: u64,
+	/// Blocks between two `serve_axon` calls of one neuron.
+	pub serving_rate_limit: u64,
+	/// Lowest weights version key accepted.
+	pub weights_version_key: u64,
+	/// Weights must go through `commit_weights` / `reveal_weights`.
+	pub commit_reveal_enabled: bool,
+	/// Epochs between a commit and its reveal window.
+	pub commit_reveal_period: u64,
+	/// Current registration burn.
+	pub burn: Balance,
+	/// Floor of the burn adjustment.
+	pub min_burn: Balance,
+	/// Ceiling of the burn adjustment.
+	pub max_burn: Balance,
+	/// Registrations the burn adjustment aims for per interval.
+	pub target_registrations_per_interval: u16,
+	/// Blocks per registration-adjustment interval.
+	pub adjustment_interval: u16,
+	/// Most registrations in one block.
+	pub max_registrations_per_block: u16,
+	/// Whether `burned_register` is open.
+	pub registration_allowed: bool,
+	/// Stake a hotkey needs to set weights.
+	pub weights_min_stake: Balance,
+	/// Hash of the subnet tokenizer; `H256::zero()` means "any".
+	pub tokenizer_hash: H256,
+	/// Accept loopback and unspecified-range axon addresses (local test networks only).
+	pub allow_local_axons: bool,
+}
+
+impl Default for SubnetHyperparams {
+	fn default() -> Self {
+		Self {
+			tempo: 360,
+			kappa: 32_767,
+			bonds_moving_average: 900_000,
+			yuma3_enabled: false,
+			liquid_alpha_enabled: false,
+			alpha_low: 45_875,
+			alpha_high: 58_982,
+			max_allowed_uids: 256,
+			max_allowed_validators: 64,
+			min_allowed_weights: 1,
+			max_weight_limit: u16::MAX,
+			immunity_period: 4_096,
+			activity_cutoff: 5_000,
+			weights_rate_limit: 100,
+			serving_rate_limit: 50,
+			weights_version_key: 0,
+			commit_reveal_enabled: false,
+			commit_reveal_period: 1,
+			burn: 1_000_000_000,
+			min_burn: 100_000_000,
+			max_burn: 100_000_000_000,
+			target_registrations_per_interval: 2,
+			adjustment_interval: 100,
+			max_registrations_per_block: 3,
+			registration_allowed: true,
+			weights_min_stake: 0,
+			tokenizer_hash: H256::zero(),
+			allow_local_axons: false,
+		}
+	}
+}
+
+/// One hyperparameter change, as set by root with `sudo_set_hyperparam`.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub enum Hyperparam {
+	Tempo(u16),
+	Kappa(u16),
+	BondsMovingAverage(u64),
+	Yuma3Enabled(bool),
+	LiquidAlphaEnabled(bool),
+	AlphaValues { low: u16, high: u16 },
+	MaxAllowedUids(u16),
+	MaxAllowedValidators(u16),
+	MinAllowedWeights(u16),
+	MaxWeightLimit(u16),
+	ImmunityPeriod(u16),
+	ActivityCutoff(u16),
+	WeightsRateLimit(u64),
+	ServingRateLimit(u64),
+	WeightsVersionKey(u64),
+	CommitRevealEnabled(bool),
+	CommitRevealPeriod(u64),
+	Burn(Balance),
+	BurnBounds { min: Balance, max: Balance },
+	TargetRegistrationsPerInterval(u16),
+	AdjustmentInterval(u16),
+	MaxRegistrationsPerBlock(u16),
+	RegistrationAllowed(bool),
+	WeightsMinStake(Balance),
+	TokenizerHash(H256),
+	AllowLocalAxons(bool),
+}
+
+/// A weights commitment waiting for its reveal (commit-reveal).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct WeightCommit {
+	/// BlakeTwo256 of SCALE(who, netuid, uids, values, salt, version_key).
+	pub hash: H256,
+	/// Block of the commit.
+	pub commit_block: BlockHeight,
+	/// Epoch index during which the commit must be revealed.
+	pub reveal_epoch: u64,
+}
+
+/// A nominator's position in a hotkey's stake pool.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen, Default,
+)]
+pub struct StakePosition {
+	/// Shares of the hotkey's pool.
+	pub shares: u128,
+	/// Tokens of the coldkey currently held (locked) for this position.
+	pub principal: Balance,
+}
+
+/// Everything the chain knows about one neuron (runtime API).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct NeuronInfo<AccountId> {
+	pub uid: Uid,
+	pub netuid: NetUid,
+	pub hotkey: AccountId,
+	pub coldkey: AccountId,
+	/// Total value of the hotkey's stake pool.
+	pub stake: Balance,
+	pub rank: u16,
+	pub trust: u16,
+	pub consensus: u16,
+	pub incentive: u16,
+	pub dividends: u16,
+	pub validator_trust: u16,
+	/// Emission of the last epoch.
+	pub emission: Balance,
+	pub active: bool,
+	pub validator_permit: bool,
+	pub last_update: BlockHeight,
+	pub registered_at: BlockHeight,
+	pub pruning_score: u16,
+	pub axon: Option<AxonInfo>,
+	pub model: Option<ModelCommitment>,
+	/// Delegate take of the hotkey, `u16::MAX` = 100%.
+	pub take: u16,
+	/// Weights this neuron set: (uid, weight).
+	pub weights: Vec<(Uid, u16)>,
+}
+
+/// The whole metagraph of a subnet in one call (runtime API).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct Metagraph<AccountId> {
+	pub netuid: NetUid,
+	pub block: BlockHeight,
+	pub hyperparams: SubnetHyperparams,
+	pub neurons: Vec<NeuronInfo<AccountId>>,
+}
+

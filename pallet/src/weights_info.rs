@@ -1,0 +1,119 @@
+//! Weights of the pallet's calls.
+//!
+//! These are conservative estimates from the storage each call touches (database reads
+//! and writes at the runtime's `DbWeight`, plus a per-item compute term for the calls
+//! that loop over uids). They are replaced by frame-benchmarking measurements together
+//! with the Yuma epoch benchmarks.
+
+use frame_support::weights::{constants::RocksDbWeight, Weight};
+
+/// Weight functions needed by the pallet.
+pub trait WeightInfo {
+	fn burned_register(n: u32) -> Weight;
+	fn serve_axon() -> Weight;
+	fn commit_model() -> Weight;
+	fn add_stake() -> Weight;
+	fn remove_stake() -> Weight;
+	fn set_delegate_take() -> Weight;
+	fn set_weights(n: u32) -> Weight;
+	fn commit_weights() -> Weight;
+	fn reveal_weights(n: u32) -> Weight;
+	fn sudo_register_network() -> Weight;
+	fn sudo_set_hyperparam() -> Weight;
+	fn epoch(n: u32) -> Weight;
+}
+
+/// Per-item compute allowance for loops over uids (generous: 2 µs).
+const PER_ITEM: u64 = 2_000_000;
+/// Fixed compute allowance per call (25 µs).
+const BASE: u64 = 25_000_000;
+
+fn db(reads: u64, writes: u64) -> Weight {
+	RocksDbWeight::get().reads_writes(reads, writes)
+}
+
+fn compute(items: u32) -> Weight {
+	Weight::from_parts(BASE.saturating_add(PER_ITEM.saturating_mul(items as u64)), 4_096)
+}
+
+/// Estimates for any runtime (and the unit tests).
+pub struct SubstrateWeight;
+
+impl WeightInfo for SubstrateWeight {
+	fn burned_register(n: u32) -> Weight {
+		// Pruning reads every uid's registration block when the subnet is full.
+		compute(n).saturating_add(db(12 + n as u64, 24))
+	}
+	fn serve_axon() -> Weight {
+		compute(0).saturating_add(db(3, 1))
+	}
+	fn commit_model() -> Weight {
+		compute(0).saturating_add(db(5, 2))
+	}
+	fn add_stake() -> Weight {
+		compute(0).saturating_add(db(6, 6))
+	}
+	fn remove_stake() -> Weight {
+		compute(0).saturating_add(db(7, 7))
+	}
+	fn set_delegate_take() -> Weight {
+		compute(0).saturating_add(db(1, 1))
+	}
+	fn set_weights(n: u32) -> Weight {
+		compute(n).saturating_add(db(7, 2))
+	}
+	fn commit_weights() -> Weight {
+		compute(0).saturating_add(db(4, 2))
+	}
+	fn reveal_weights(n: u32) -> Weight {
+		compute(n).saturating_add(db(9, 3))
+	}
+	fn sudo_register_network() -> Weight {
+		compute(0).saturating_add(db(2, 3))
+	}
+	fn sudo_set_hyperparam() -> Weight {
+		compute(0).saturating_add(db(2, 1))
+	}
+	fn epoch(n: u32) -> Weight {
+		compute(n).saturating_add(db(2 + 2 * n as u64, 1))
+	}
+}
+
+impl WeightInfo for () {
+	fn burned_register(n: u32) -> Weight {
+		SubstrateWeight::burned_register(n)
+	}
+	fn serve_axon() -> Weight {
+		SubstrateWeight::serve_axon()
+	}
+	fn commit_model() -> Weight {
+		SubstrateWeight::commit_model()
+	}
+	fn add_stake() -> Weight {
+		SubstrateWeight::add_stake()
+	}
+	fn remove_stake() -> Weight {
+		SubstrateWeight::remove_stake()
+	}
+	fn set_delegate_take() -> Weight {
+		SubstrateWeight::set_delegate_take()
+	}
+	fn set_weights(n: u32) -> Weight {
+		SubstrateWeight::set_weights(n)
+	}
+	fn commit_weights() -> Weight {
+		SubstrateWeight::commit_weights()
+	}
+	fn reveal_weights(n: u32) -> Weight {
+		SubstrateWeight::reveal_weights(n)
+	}
+	fn sudo_register_network() -> Weight {
+		SubstrateWeight::sudo_register_network()
+	}
+	fn sudo_set_hyperparam() -> Weight {
+		SubstrateWeight::sudo_set_hyperparam()
+	}
+	fn epoch(n: u32) -> Weight {
+		SubstrateWeight::epoch(n)
+	}
+}

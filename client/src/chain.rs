@@ -6,13 +6,13 @@ use crate::{
 	runtime, AccountId, Hyperparam, Metagraph, NeuronInfo, SubnetHyperparams, H256,
 };
 use subxt::{
-	error::{TransactionEventsError, TransactionFinalizedSuccessError},
+	error::TransactionEventsError,
 	tx::Payload,
 	OnlineClient, SubstrateConfig,
 };
 
 /// Events of a finalized, successful extrinsic.
-pub type Events = subxt::blocks::ExtrinsicEvents<SubstrateConfig>;
+pub type Events = subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>;
 
 /// Result of a finalized, successful extrinsic.
 pub struct TxOutcome {
@@ -20,6 +20,12 @@ pub struct TxOutcome {
 	pub block_hash: H256,
 	/// Its events.
 	pub events: Events,
+}
+
+impl std::fmt::Debug for TxOutcome {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.debug_struct("TxOutcome").field("block_hash", &self.block_hash).finish_non_exhaustive()
+	}
 }
 
 /// A connection to a Tessera node.
@@ -50,10 +56,11 @@ impl TesseraClient {
 			.sign_and_submit_then_watch_default(call, signer)
 			.await
 			.map_err(|e| ClientError::Rejected(e.to_string()))?;
-		match progress.wait_for_finalized_success().await {
-			Ok(events) => Ok(TxOutcome { block_hash: events.block_hash(), events }),
-			Err(TransactionFinalizedSuccessError::SuccessError(TransactionEventsError::ExtrinsicFailed(e))) =>
-				Err(e.into()),
+		let in_block = progress.wait_for_finalized().await.map_err(subxt::Error::from)?;
+		let block_hash = in_block.block_hash();
+		match in_block.wait_for_success().await {
+			Ok(events) => Ok(TxOutcome { block_hash, events }),
+			Err(TransactionEventsError::ExtrinsicFailed(e)) => Err(e.into()),
 			Err(e) => Err(ClientError::Subxt(e.into())),
 		}
 	}
@@ -62,13 +69,11 @@ impl TesseraClient {
 	pub async fn sudo(&self, call: runtime::runtime_types::tessera_runtime::RuntimeCall, sudo: &Keypair) -> Result<TxOutcome, ClientError> {
 		let outcome = self.submit(&runtime::tx().sudo().sudo(call), sudo).await?;
 		// Sudo succeeds even when the inner call fails; surface the inner error.
-		if let Some(done) = outcome
-			.events
-			.find_first::<runtime::sudo::events::Sudid>()
-			.map_err(subxt::Error::from)?
-		{
+		if let Some(done) = outcome.events.find_first::<runtime::sudo::events::Sudid>() {
+			let done = done.map_err(subxt::Error::from)?;
 			if let Err(e) = done.sudo_result {
-				return Err(sudo_error(&self.api, e));
+				let metadata = self.api.at_current_block().await.map_err(subxt::Error::from)?.metadata();
+				return Err(sudo_error(&metadata, e));
 			}
 		}
 		Ok(outcome)
@@ -85,8 +90,8 @@ impl TesseraClient {
 		let registered = outcome
 			.events
 			.find_first::<runtime::tessera::events::NeuronRegistered>()
-			.map_err(subxt::Error::from)?
-			.ok_or_else(|| ClientError::NotFound("NeuronRegistered event".into()))?;
+			.ok_or_else(|| ClientError::NotFound("NeuronRegistered event".into()))?
+			.map_err(subxt::Error::from)?;
 		Ok(registered.uid)
 	}
 
@@ -277,13 +282,12 @@ pub fn weights_commit_hash(hotkey: &AccountId, netuid: u16, uids: &[u16], values
 	H256(sp_crypto_hashing::blake2_256(&encoded))
 }
 
-fn sudo_error(api: &OnlineClient<SubstrateConfig>, e: runtime::runtime_types::sp_runtime::DispatchError) -> ClientError {
+fn sudo_error(metadata: &subxt::Metadata, e: runtime::runtime_types::sp_runtime::DispatchError) -> ClientError {
 	use runtime::runtime_types::sp_runtime::DispatchError as D;
 	match e {
 		D::Module(m) => {
 			let index = m.index;
 			let error = m.error[0];
-			let metadata = api.metadata();
 			match metadata.pallet_by_error_index(index).and_then(|p| {
 				p.error_variant_by_index(error).map(|v| (p.name().to_string(), v.name.clone()))
 			}) {

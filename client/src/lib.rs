@@ -23,9 +23,7 @@ pub use keys::{Keypair, KeyFile, KeyKind};
 /// runtime change; the test `metadata_matches_runtime` in `tessera-node` fails until then.
 #[subxt::subxt(
 	runtime_metadata_path = "metadata.scale",
-	derive_for_all_types = "Clone, PartialEq, Eq",
-	substitute_type(path = "sp_core::H256", with = "::subxt::utils::H256")
-)]
+	derive_for_all_types = "Clone, PartialEq, Eq")]
 pub mod runtime {}
 
 /// Metadata bytes the client was generated from.
@@ -33,8 +31,12 @@ pub const METADATA: &[u8] = include_bytes!("../metadata.scale");
 
 /// Generated pallet-tessera types.
 pub use runtime::runtime_types::pallet_tessera::types::{
-	AxonInfo, Hyperparam, Metagraph, ModelCommitment, NeuronInfo, SubnetHyperparams,
+	AxonInfo, Hyperparam, ModelCommitment, SubnetHyperparams,
 };
+/// The metagraph of a subnet as `TesseraApi::metagraph` returns it.
+pub type Metagraph = runtime::runtime_types::pallet_tessera::types::Metagraph<AccountId>;
+/// One neuron as `TesseraApi::neuron` returns it.
+pub type NeuronInfo = runtime::runtime_types::pallet_tessera::types::NeuronInfo<AccountId>;
 /// Account id type of the chain.
 pub use subxt::utils::AccountId32 as AccountId;
 /// 256-bit hash (model, tokenizer, commit hashes).

@@ -44,6 +44,15 @@ pub type FullPool = sc_transaction_pool::TransactionPoolHandle<Block, FullClient
 /// GRANDPA's block import wrapper around the client.
 pub type FullGrandpaBlockImport =
 	sc_consensus_grandpa::GrandpaBlockImport<FullBackend, Block, FullClient, FullSelectChain>;
+/// Parameters of the GRANDPA voter, generic over the voting rule.
+type FullGrandpaParams<VR> = sc_consensus_grandpa::GrandpaParams<
+	Block,
+	FullClient,
+	Arc<dyn sc_network::service::traits::NetworkService>,
+	Arc<SyncingService<Block>>,
+	FullSelectChain,
+	VR,
+>;
 /// The hash type of [`Block`].
 type BlockHash = <Block as BlockT>::Hash;
 
@@ -51,6 +60,8 @@ type BlockHash = <Block as BlockT>::Hash;
 const GRANDPA_JUSTIFICATION_PERIOD: u32 = 512;
 
 /// Consensus-specific parts of [`new_partial`], which depend on the kind of chain.
+// Built once per process: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ConsensusParts {
 	/// Development chain: manual seal, blocks are imported straight into the client.
 	ManualSeal,
@@ -172,8 +183,8 @@ fn aura_grandpa_import_queue(
 	)?;
 
 	let cidp_client = client.clone();
-	let import_queue =
-		sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(ImportQueueParams {
+	let import_queue = sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(
+		ImportQueueParams {
 			block_import: block_import.clone(),
 			justification_import: Some(Box::new(block_import.clone())),
 			client: client.clone(),
@@ -195,7 +206,8 @@ fn aura_grandpa_import_queue(
 			check_for_equivocation: Default::default(),
 			telemetry,
 			compatibility_mode: Default::default(),
-		})?;
+		},
+	)?;
 
 	Ok((import_queue, ConsensusParts::AuraGrandpa { block_import, link }))
 }
@@ -235,11 +247,8 @@ pub fn new_full<N: NetworkBackend<Block, BlockHash>>(
 	let (grandpa_networking, warp_sync_config) = match &consensus {
 		ConsensusParts::ManualSeal => (None, None),
 		ConsensusParts::AuraGrandpa { link, .. } => {
-			let genesis_hash = client
-				.block_hash(0)
-				.ok()
-				.flatten()
-				.expect("Genesis block exists; qed");
+			let genesis_hash =
+				client.block_hash(0).ok().flatten().expect("Genesis block exists; qed");
 			let protocol_name =
 				sc_consensus_grandpa::protocol_standard_name(&genesis_hash, &config.chain_spec);
 			let (protocol_config, notification_service) =
@@ -465,9 +474,9 @@ fn start_dev_authoring(
 			let parent = parent_timestamp(&client, parent_hash)?;
 			let now = sp_timestamp::Timestamp::current().as_millis();
 			let timestamp = next_dev_timestamp(now, parent, slot_duration_ms);
-			Ok::<_, Box<dyn std::error::Error + Send + Sync>>(sp_timestamp::InherentDataProvider::new(
-				sp_timestamp::Timestamp::new(timestamp),
-			))
+			Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+				sp_timestamp::InherentDataProvider::new(sp_timestamp::Timestamp::new(timestamp)),
+			)
 		}
 	};
 
@@ -478,14 +487,16 @@ fn start_dev_authoring(
 		pool: transaction_pool,
 		commands_stream,
 		select_chain,
-		consensus_data_provider: Some(Box::new(
-			AuraConsensusDataProvider::new_with_slot_duration(slot_duration),
-		)),
+		consensus_data_provider: Some(Box::new(AuraConsensusDataProvider::new_with_slot_duration(
+			slot_duration,
+		))),
 		create_inherent_data_providers,
 	});
-	task_manager
-		.spawn_essential_handle()
-		.spawn_blocking("manual-seal", Some("block-authoring"), manual_seal);
+	task_manager.spawn_essential_handle().spawn_blocking(
+		"manual-seal",
+		Some("block-authoring"),
+		manual_seal,
+	);
 
 	log::info!(
 		"🔨 Development chain: sealing and finalizing a block every {} ms (manual seal)",
@@ -530,6 +541,7 @@ async fn dev_block_timer(
 }
 
 /// Starts Aura block authoring (authorities only).
+#[allow(clippy::too_many_arguments)]
 fn start_aura_authoring(
 	task_manager: &TaskManager,
 	client: Arc<FullClient>,
@@ -543,8 +555,8 @@ fn start_aura_authoring(
 ) -> Result<(), ServiceError> {
 	let slot_duration = sc_consensus_aura::slot_duration(&*client)?;
 
-	let aura = sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(
-		StartAuraParams {
+	let aura =
+		sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(StartAuraParams {
 			slot_duration,
 			client,
 			select_chain,
@@ -567,13 +579,10 @@ fn start_aura_authoring(
 			max_block_proposal_slot_portion: None,
 			telemetry,
 			compatibility_mode: Default::default(),
-		},
-	)?;
+		})?;
 
 	// Essential: if authoring fails, the whole service goes down with it.
-	task_manager
-		.spawn_essential_handle()
-		.spawn_blocking("aura", Some("block-authoring"), aura);
+	task_manager.spawn_essential_handle().spawn_blocking("aura", Some("block-authoring"), aura);
 	Ok(())
 }
 
@@ -581,14 +590,7 @@ fn start_aura_authoring(
 /// template: it gives better block and vote availability than the observer).
 fn start_grandpa_voter<VR>(
 	task_manager: &TaskManager,
-	params: sc_consensus_grandpa::GrandpaParams<
-		Block,
-		FullClient,
-		Arc<dyn sc_network::service::traits::NetworkService>,
-		Arc<SyncingService<Block>>,
-		FullSelectChain,
-		VR,
-	>,
+	params: FullGrandpaParams<VR>,
 ) -> Result<(), ServiceError>
 where
 	VR: sc_consensus_grandpa::VotingRule<Block, FullClient> + Clone + 'static,

@@ -32,6 +32,7 @@ pub mod subnets;
 pub mod types;
 pub mod weights;
 pub mod weights_info;
+pub mod yuma;
 
 #[cfg(test)]
 mod mock;

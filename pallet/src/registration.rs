@@ -1,6 +1,7 @@
 //! Neuron registration: burn, uid assignment and pruning when a subnet is full.
 
 use crate::*;
+use alloc::vec::Vec;
 use frame_support::{
 	ensure,
 	pallet_prelude::*,

@@ -33,7 +33,7 @@ impl DevNode {
 		let child = Command::new(env!("CARGO_BIN_EXE_tessera-node"))
 			.args(["--dev", "--base-path"])
 			.arg(base_path)
-			.args(["--rpc-port", &rpc.to_string(), "--port", &p2p.to_string()])
+			.args(["--rpc-port", &rpc.to_string()])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p}")])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns", "--dev-block-time", "500"])
 			.stdout(Stdio::null())

@@ -86,3 +86,16 @@ pub fn chain_spec_from_json_file(path: PathBuf) -> Result<ChainSpec, String> {
 pub fn is_dev(spec: &dyn sc_service::ChainSpec) -> bool {
 	matches!(spec.chain_type(), ChainType::Development)
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn properties_carry_token_and_address_format() {
+		let properties = chain_properties();
+		assert_eq!(properties["tokenSymbol"], "TSR");
+		assert_eq!(properties["tokenDecimals"], 9);
+		assert_eq!(properties["ss58Format"], 42);
+	}
+}

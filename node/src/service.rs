@@ -600,3 +600,31 @@ where
 	task_manager.spawn_essential_handle().spawn_blocking("grandpa-voter", None, voter);
 	Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn timestamp_now_key_is_the_pallet_storage_key() {
+		assert_eq!(
+			timestamp_now_key().0,
+			hex_literal("f0c365c3cf59d671eb72da0e7a4113c49f1f0515f462cdcf84e0f1d6045dfcbb")
+		);
+	}
+
+	#[test]
+	fn dev_timestamp_is_wall_clock_but_at_least_one_slot_after_parent() {
+		// Genesis (no timestamp yet): the wall clock.
+		assert_eq!(next_dev_timestamp(1_000_000, 0, 6000), 1_000_000);
+		// Parent well in the past: the wall clock.
+		assert_eq!(next_dev_timestamp(1_000_000, 900_000, 6000), 1_000_000);
+		// Parent recent or ahead of the wall clock (fast blocks, restart): one slot later.
+		assert_eq!(next_dev_timestamp(1_000_000, 999_000, 6000), 1_005_000);
+		assert_eq!(next_dev_timestamp(1_000_000, 2_000_000, 6000), 2_006_000);
+	}
+
+	fn hex_literal(s: &str) -> Vec<u8> {
+		(0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+	}
+}

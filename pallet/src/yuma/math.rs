@@ -414,14 +414,14 @@ pub fn ema_entrywise_alpha(
 /// (`weighted_median`) converges to: fixed-point additions are exact, so the order in
 /// which stake is summed does not matter.
 fn median_of_entries(mut entries: Vec<(I32F32, I32F32)>, minority: I32F32) -> I32F32 {
-	entries.sort_by(|a, b| a.0.cmp(&b.0));
+	entries.sort_by_key(|(score, _)| *score);
 	let mut cumulative = zero();
 	let mut last = zero();
 	let mut iter = entries.iter().peekable();
 	while let Some(&(score, stake)) = iter.next() {
 		cumulative = cumulative.saturating_add(stake);
 		last = score;
-		let group_ends = iter.peek().map_or(true, |(next, _)| *next != score);
+		let group_ends = iter.peek().is_none_or(|(next, _)| *next != score);
 		if group_ends && cumulative > minority {
 			return score;
 		}
@@ -430,7 +430,9 @@ fn median_of_entries(mut entries: Vec<(I32F32, I32F32)>, minority: I32F32) -> I3
 }
 
 /// Stake-weighted median of `score` with `minority = total − majority`: subtensor's
-/// `weighted_median` over the whole vector. Mismatched lengths give zero.
+/// `weighted_median` over the whole vector. Mismatched lengths give zero. (The epoch uses
+/// [`weighted_median_by_column`]; this form is kept for subtensor's median tests.)
+#[cfg(test)]
 pub fn weighted_median(stake: &[I32F32], score: &[I32F32], minority: I32F32) -> I32F32 {
 	if stake.len() != score.len() {
 		return zero();

@@ -36,9 +36,9 @@
 //! - the `bonds_moving_average` is capped at 1_000_000 (alpha never leaves `[0, 1]`);
 //! - the activity cutoff is given in blocks (subtensor now derives it from the tempo).
 
-pub mod bonds;
+pub(crate) mod bonds;
 pub mod emission;
-pub mod math;
+pub(crate) mod math;
 
 #[cfg(test)]
 mod tests;
@@ -372,10 +372,12 @@ fn bonds_to_store(bonds: Vec<SparseRow>, permit: &[bool], n: usize) -> Vec<Vec<(
 		.collect()
 }
 
+/// Proportions as `u16` parts of `u16::MAX` (rounded down).
 fn to_u16(values: &[I32F32]) -> Vec<u16> {
 	values.iter().copied().map(proportion_to_u16).collect()
 }
 
+/// Lossless widening to the output share type.
 fn to_i64f64(values: &[I32F32]) -> Vec<I64F64> {
 	values.iter().map(|v| I64F64::saturating_from_num(*v)).collect()
 }

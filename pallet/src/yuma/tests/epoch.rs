@@ -62,7 +62,7 @@ fn distribute_nodes(validators_n: usize, network_n: usize, interleave: usize) ->
 	if interleave == 0 {
 		(all[..validators_n].to_vec(), all[validators_n..].to_vec())
 	} else {
-		all.iter().partition(|&&i| i as usize % (network_n / validators_n) == 0)
+		all.iter().partition(|&&i| (i as usize).rem_euclid(network_n / validators_n) == 0)
 	}
 }
 
@@ -489,7 +489,8 @@ fn logs_two_weight_sets() {
 #[test]
 fn logs_three_weight_sets() {
 	let b = 1_000_000_000;
-	let cases: [(Vec<(u16, u16)>, [f64; 4]); 3] = [
+	type Case = (Vec<(u16, u16)>, [f64; 4]);
+	let cases: [Case; 3] = [
 		(vec![(2, u16::MAX)], [0.25, 0.25, 0.5, 0.]),
 		(vec![(2, u16::MAX), (3, u16::MAX)], [0.25, 0.25, 0.25, 0.25]),
 		(vec![(3, u16::MAX)], [0.25, 0.25, 0., 0.5]),
@@ -554,4 +555,25 @@ fn large_sparse_subnet_is_cheap() {
 	assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
 	assert_eq!(out.incentive.len(), n);
 	assert!(out.incentive.iter().map(|v| *v as u64).sum::<u64>() > 60_000);
+}
+
+// subtensor: tests/epoch.rs `test_can_set_self_weight_as_subnet_owner`: the subnet
+// owner's self-weight survives the diagonal mask; both uids get equal incentive.
+#[test]
+fn owner_keeps_self_weight() {
+	let mut net = Net::new(&[5_000_000_000_000, 0], 1);
+	net.options.owner_uid = Some(0);
+	net.weights[0] = vec![(0, u16::MAX / 2), (1, u16::MAX / 2)];
+	net.last_update = vec![2, 0];
+	let out = net.epoch(2);
+	let (miners, _) = crate::yuma::split_emission(&out, &net.stake, 1_000_000_000);
+	assert!(miners[0] > 0 && miners[1] > 0);
+	assert_eq!(miners[0], miners[1]);
+	assert_eq!(out.incentive[0], out.incentive[1]);
+
+	// Without an owner every self-weight is dropped.
+	net.options.owner_uid = None;
+	net.bonds = vec![vec![]; 2];
+	let out = net.epoch(2);
+	assert_eq!(out.incentive, vec![0, 65535]);
 }

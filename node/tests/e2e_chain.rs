@@ -52,8 +52,10 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	let model = H256::repeat_byte(0xab);
 	let tokenizer = H256::repeat_byte(0xcd);
 	client.commit_model(&miner, NET, model, tokenizer).await.unwrap();
+	let before = client.stake_of(&validator_id, &account_of(&alice)).await.unwrap();
 	client.add_stake(&alice, &validator_id, 1_000 * TOKEN).await.unwrap();
-	assert_eq!(client.stake_of(&validator_id, &account_of(&alice)).await.unwrap(), 1_000 * TOKEN);
+	// Epochs may already have paid the (unweighted, stake-fallback) emission into the pool.
+	assert!(client.stake_of(&validator_id, &account_of(&alice)).await.unwrap() >= before + 1_000 * TOKEN);
 
 	// The next epoch hands the permit to the staked validator.
 	wait_for(Duration::from_secs(90), "validator permit", || async {
@@ -67,7 +69,7 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	assert_eq!(m.neurons.len(), 2);
 	let (v, mi) = (&m.neurons[0], &m.neurons[1]);
 	assert_eq!((v.hotkey.clone(), v.coldkey.clone()), (validator_id.clone(), account_of(&alice)));
-	assert_eq!(v.stake, 1_000 * TOKEN);
+	assert!(v.stake >= 1_000 * TOKEN);
 	assert!(v.validator_permit && !mi.validator_permit);
 	assert_eq!(v.weights, vec![(1, u16::MAX)]);
 	assert_eq!(mi.hotkey, miner_id);
@@ -94,7 +96,21 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	assert!(err.is("Sudo", "RequireSudo"), "{err}");
 	wait_blocks(&client, 2).await;
 
+	// The next epochs turn the weights into incentive and pay the miner's owner.
+	let paid = wait_for(Duration::from_secs(90), "miner incentive", || async {
+		let m = client.metagraph(NET).await.ok()?;
+		(m.neurons[1].incentive == u16::MAX && m.neurons[1].emission > 0).then_some(m)
+	})
+	.await;
+	assert_eq!(paid.neurons[0].dividends, u16::MAX);
+	// Every further epoch pays the miner's owner (Bob) again.
+	let bob_before = client.free_balance(&account_of(&bob)).await.unwrap();
+	let tempo = client.hyperparams(NET).await.unwrap().tempo as u64;
+	wait_blocks(&client, tempo + 2).await;
+	assert!(client.free_balance(&account_of(&bob)).await.unwrap() > bob_before);
+
 	// Stop and restart on the same base path: the state is still there.
+	let stake_before_stop = client.metagraph(NET).await.unwrap().neurons[0].stake;
 	let height = client.finalized_number().await.unwrap();
 	drop(client);
 	node.stop();
@@ -104,7 +120,7 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	let again = client.metagraph(NET).await.unwrap();
 	assert_eq!(again.neurons.len(), 2);
 	assert_eq!(again.neurons[1].model, mi.model);
-	assert_eq!(again.neurons[0].stake, 1_000 * TOKEN);
+	assert!(again.neurons[0].stake >= stake_before_stop);
 	assert_eq!(again.neurons[0].weights, vec![(1, u16::MAX)]);
 	wait_blocks(&client, 2).await;
 }

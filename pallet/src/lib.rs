@@ -112,6 +112,15 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxWeightCommits: Get<u32>;
 
+		/// Tokens emitted per block before any halving (Bittensor: 1 TAO).
+		#[pallet::constant]
+		type InitialBlockEmission: Get<Balance>;
+
+		/// Most tokens ever emitted by subnets (Bittensor: 21M); emission halves each time
+		/// half of what is left under the cap has been emitted.
+		#[pallet::constant]
+		type TotalSupplyCap: Get<Balance>;
+
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
 	}
@@ -127,6 +136,19 @@ pub mod pallet {
 	/// Number of subnets.
 	#[pallet::storage]
 	pub type TotalNetworks<T> = StorageValue<_, u16, ValueQuery>;
+
+	/// Relative share of block emission each subnet receives (root-set); when every share
+	/// is zero, subnets share equally.
+	#[pallet::storage]
+	pub type SubnetEmissionShare<T> = StorageMap<_, Twox64Concat, NetUid, u16, ValueQuery>;
+
+	/// Emission scheduled for a subnet and not yet paid out by its epoch.
+	#[pallet::storage]
+	pub type PendingEmission<T> = StorageMap<_, Twox64Concat, NetUid, Balance, ValueQuery>;
+
+	/// All emission ever scheduled (drives the halving schedule and the supply cap).
+	#[pallet::storage]
+	pub type TotalEmitted<T> = StorageValue<_, Balance, ValueQuery>;
 
 	/// Registrations in the current adjustment interval, per subnet.
 	#[pallet::storage]
@@ -360,6 +382,10 @@ pub mod pallet {
 			burn: Balance,
 			replaced: Option<T::AccountId>,
 		},
+		/// Root set a subnet's share of block emission.
+		EmissionShareSet { netuid: NetUid, share: u16 },
+		/// A subnet ran its epoch and paid `emitted` tokens; `pending` stays for later.
+		EpochCompleted { netuid: NetUid, block: BlockHeight, emitted: Balance, pending: Balance },
 		/// A subnet's registration burn was adjusted.
 		BurnAdjusted { netuid: NetUid, burn: Balance },
 		/// A neuron announced where it serves.
@@ -481,7 +507,9 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
 			let now = Self::current_block();
-			Self::on_new_block().saturating_add(Self::run_scheduled_epochs(now))
+			Self::on_new_block()
+				.saturating_add(Self::accrue_emission())
+				.saturating_add(Self::run_scheduled_epochs(now))
 		}
 
 		#[cfg(feature = "std")]
@@ -639,6 +667,17 @@ pub mod pallet {
 		) -> DispatchResult {
 			ensure_root(origin)?;
 			Self::do_set_hyperparam(netuid, param)
+		}
+
+		/// Root: set subnet `netuid`'s relative share of block emission.
+		#[pallet::call_index(11)]
+		#[pallet::weight(T::WeightInfo::sudo_set_hyperparam())]
+		pub fn sudo_set_emission_share(origin: OriginFor<T>, netuid: NetUid, share: u16) -> DispatchResult {
+			ensure_root(origin)?;
+			ensure!(Hyperparams::<T>::contains_key(netuid), Error::<T>::SubnetNotFound);
+			SubnetEmissionShare::<T>::insert(netuid, share);
+			Self::deposit_event(Event::EmissionShareSet { netuid, share });
+			Ok(())
 		}
 	}
 

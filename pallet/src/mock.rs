@@ -53,6 +53,8 @@ impl pallet_tessera::Config for Test {
 	type DefaultDelegateTake = ConstU16<TAKE_18>;
 	type MinStake = ConstU128<100>;
 	type MaxWeightCommits = ConstU32<3>;
+	type InitialBlockEmission = ConstU128<1_000_000_000>;
+	type TotalSupplyCap = ConstU128<21_000_000_000_000_000>;
 	type WeightInfo = ();
 }
 

@@ -81,11 +81,9 @@ impl<T: Config> Pallet<T> {
 			ensure!(permit, Error::<T>::NoValidatorPermit);
 		}
 
-		let row: Vec<(Uid, u16)> = uids
-			.into_iter()
-			.zip(max_upscale_to_u16(&values))
-			.filter(|(_, w)| *w > 0)
-			.collect();
+		// Explicit zeros are kept, as subtensor does: Yuma3 decays a bond only where the
+		// validator's row has an entry.
+		let row: Vec<(Uid, u16)> = uids.into_iter().zip(max_upscale_to_u16(&values)).collect();
 		let count = row.len() as u32;
 		Weights::<T>::insert(netuid, uid, row);
 		LastUpdate::<T>::mutate(netuid, |v| {

@@ -20,7 +20,7 @@ pub trait WeightInfo {
 	fn reveal_weights(n: u32) -> Weight;
 	fn sudo_register_network() -> Weight;
 	fn sudo_set_hyperparam() -> Weight;
-	fn epoch(n: u32) -> Weight;
+	fn epoch(n: u32, entries: u32) -> Weight;
 }
 
 /// Per-item compute allowance for loops over uids (generous: 2 µs).
@@ -74,8 +74,12 @@ impl WeightInfo for SubstrateWeight {
 	fn sudo_set_hyperparam() -> Weight {
 		compute(0).saturating_add(db(2, 1))
 	}
-	fn epoch(n: u32) -> Weight {
-		compute(n).saturating_add(db(2 + 2 * n as u64, 1))
+	fn epoch(n: u32, entries: u32) -> Weight {
+		// Per uid: key, owner, stake, registration block, weights and bonds rows read, a
+		// bonds row written, one mint; per weight/bond entry: a handful of fixed-point ops.
+		compute(n)
+			.saturating_add(Weight::from_parts(500_000u64.saturating_mul(entries as u64), 0))
+			.saturating_add(db(12 + 6 * n as u64, 12 + 3 * n as u64))
 	}
 }
 
@@ -113,7 +117,7 @@ impl WeightInfo for () {
 	fn sudo_set_hyperparam() -> Weight {
 		SubstrateWeight::sudo_set_hyperparam()
 	}
-	fn epoch(n: u32) -> Weight {
-		SubstrateWeight::epoch(n)
+	fn epoch(n: u32, entries: u32) -> Weight {
+		SubstrateWeight::epoch(n, entries)
 	}
 }

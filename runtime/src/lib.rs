@@ -214,6 +214,10 @@ impl pallet_tessera::Config for Runtime {
 	type DefaultDelegateTake = ConstU16<11_796>;
 	type MinStake = ConstU128<500_000>;
 	type MaxWeightCommits = ConstU32<10>;
+	/// 1 TSR per block, as Bittensor's 1 TAO.
+	type InitialBlockEmission = ConstU128<TOKEN>;
+	/// 21M TSR, as Bittensor.
+	type TotalSupplyCap = ConstU128<{ 21_000_000 * TOKEN }>;
 	type WeightInfo = pallet_tessera::weights_info::SubstrateWeight;
 }
 

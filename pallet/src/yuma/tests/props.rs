@@ -122,7 +122,7 @@ fn assert_shares_normalized(values: &[I64F64]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-	#![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
+	#![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
 	#[test]
 	fn epoch_is_total_normalized_and_deterministic(case in case(), emission in prop_oneof![

@@ -34,8 +34,10 @@ pub mod weights;
 pub mod weights_info;
 pub mod yuma;
 
-#[cfg(test)]
-mod mock;
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmarking;
+#[cfg(any(test, all(feature = "std", feature = "runtime-benchmarks")))]
+pub mod mock;
 #[cfg(test)]
 mod tests;
 

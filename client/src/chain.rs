@@ -168,6 +168,12 @@ impl TesseraClient {
 		self.sudo(RuntimeCall::Tessera(Call::sudo_register_network { netuid, params }), sudo).await
 	}
 
+	/// Root: set a subnet's relative share of block emission through sudo.
+	pub async fn sudo_set_emission_share(&self, sudo: &Keypair, netuid: u16, share: u16) -> Result<TxOutcome, ClientError> {
+		use runtime::runtime_types::{pallet_tessera::pallet::Call, tessera_runtime::RuntimeCall};
+		self.sudo(RuntimeCall::Tessera(Call::sudo_set_emission_share { netuid, share }), sudo).await
+	}
+
 	/// Transfer `amount` from `from` to `to` (keeping `from` alive).
 	pub async fn transfer(&self, from: &Keypair, to: &AccountId, amount: u128) -> Result<TxOutcome, ClientError> {
 		let call = runtime::tx().balances().transfer_keep_alive(to.clone().into(), amount);
@@ -244,28 +250,28 @@ impl TesseraClient {
 			.map_err(subxt::Error::from)?;
 		let Some(position) = position else { return Ok(0) };
 		let position = position.decode().map_err(subxt::Error::from)?;
-		let value = storage
-			.entry(runtime::storage().tessera().total_hotkey_stake())
-			.map_err(subxt::Error::from)?
-			.fetch((hotkey.clone(),))
-			.await
-			.map_err(subxt::Error::from)?
-			.decode()
-			.map_err(subxt::Error::from)?;
-		let shares = storage
-			.entry(runtime::storage().tessera().total_hotkey_shares())
-			.map_err(subxt::Error::from)?
-			.fetch((hotkey.clone(),))
-			.await
-			.map_err(subxt::Error::from)?
-			.decode()
-			.map_err(subxt::Error::from)?;
+		let value = fetch_or_default(&storage, runtime::storage().tessera().total_hotkey_stake(), hotkey).await?;
+		let shares = fetch_or_default(&storage, runtime::storage().tessera().total_hotkey_shares(), hotkey).await?;
 		if shares == 0 {
 			return Ok(0);
 		}
 		// floor(position.shares * value / shares) without overflow.
 		Ok(mul_div_floor(position.shares, value, shares))
 	}
+}
+
+/// A `ValueQuery` map entry keyed by `hotkey` (its default when absent).
+async fn fetch_or_default<Addr>(
+	storage: &subxt::storage::StorageClient<'_, SubstrateConfig, subxt::client::OnlineClientAtBlockImpl<SubstrateConfig>>,
+	address: Addr,
+	hotkey: &AccountId,
+) -> Result<u128, ClientError>
+where
+	Addr: subxt::storage::Address<KeyParts = (AccountId,), Value = u128>,
+{
+	let entry = storage.entry(address).map_err(subxt::Error::from)?;
+	let value = entry.fetch((hotkey.clone(),)).await.map_err(subxt::Error::from)?;
+	Ok(value.decode().map_err(subxt::Error::from)?)
 }
 
 /// `a * b / c` rounded down with 256-bit intermediate precision (c > 0).

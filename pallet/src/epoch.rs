@@ -96,17 +96,7 @@ impl<T: Config> Pallet<T> {
 			..Default::default()
 		};
 		let out = yuma::epoch_with_options(&yuma::EpochInput {
-			params: yuma::EpochParams {
-				kappa: params.kappa,
-				bonds_moving_average: params.bonds_moving_average,
-				yuma3_enabled: params.yuma3_enabled,
-				liquid_alpha_enabled: params.liquid_alpha_enabled,
-				alpha_low: params.alpha_low,
-				alpha_high: params.alpha_high,
-				max_allowed_validators: params.max_allowed_validators,
-				activity_cutoff: params.activity_cutoff,
-				current_block: now,
-			},
+			params: yuma::EpochParams::from_hyperparams(params, now),
 			stake: &stake,
 			last_update: &last_update,
 			block_at_registration: &registered,

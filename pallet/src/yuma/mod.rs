@@ -80,6 +80,23 @@ pub struct EpochParams {
 	pub current_block: u64,
 }
 
+impl EpochParams {
+	/// The epoch parameters of a subnet with hyperparameters `p` at block `current_block`.
+	pub fn from_hyperparams(p: &crate::SubnetHyperparams, current_block: u64) -> Self {
+		Self {
+			kappa: p.kappa,
+			bonds_moving_average: p.bonds_moving_average,
+			yuma3_enabled: p.yuma3_enabled,
+			liquid_alpha_enabled: p.liquid_alpha_enabled,
+			alpha_low: p.alpha_low,
+			alpha_high: p.alpha_high,
+			max_allowed_validators: p.max_allowed_validators,
+			activity_cutoff: p.activity_cutoff,
+			current_block,
+		}
+	}
+}
+
 impl Default for EpochParams {
 	/// subtensor's defaults (kappa 0.5, bma 900_000, alpha 0.7..0.9, 64 validators,
 	/// activity cutoff 5000), original Yuma, block 0.

@@ -148,6 +148,6 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Self::deposit_event(Event::EpochCompleted { netuid, block: now, emitted: paid, pending: unpaid });
-		T::WeightInfo::epoch(n as u32, entries)
+		T::WeightInfo::epoch(n as u32, entries, params.max_allowed_validators.min(n) as u32)
 	}
 }

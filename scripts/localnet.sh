@@ -11,7 +11,8 @@ LOG_DIR="${TESSERA_LOG_DIR:-$TESSERA_CACHE/localnet}"
 mkdir -p "$LOG_DIR"
 
 echo "==> build"
-cargo build --locked -p tessera-node -p tessera-client --bins
+# The same command as scripts/test.sh, so both share one set of artifacts.
+cargo build --workspace --all-targets --locked
 BIN="$CARGO_TARGET_DIR/debug"
 
 echo "==> start tessera-node --dev (RPC ws://127.0.0.1:$RPC_PORT, log $LOG_DIR/node.log)"

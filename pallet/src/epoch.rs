@@ -72,17 +72,14 @@ impl<T: Config> Pallet<T> {
 		weight
 	}
 
-	/// Stake behind each uid's hotkey, indexed by uid.
-	pub fn stake_by_uid(netuid: NetUid) -> Vec<Balance> {
-		(0..SubnetN::<T>::get(netuid))
-			.map(|uid| Keys::<T>::get(netuid, uid).map(|h| TotalHotkeyStake::<T>::get(h)).unwrap_or(0))
-			.collect()
-	}
 
 	/// Run Yuma consensus on `netuid`, store its outputs and pay the pending emission.
 	pub fn run_epoch(netuid: NetUid, params: &SubnetHyperparams, now: BlockHeight) -> Weight {
 		let n = SubnetN::<T>::get(netuid);
-		let stake = Self::stake_by_uid(netuid);
+		// Each uid's hotkey is read once and serves both the stake vector and the payouts.
+		let hotkeys: Vec<Option<T::AccountId>> = (0..n).map(|uid| Keys::<T>::get(netuid, uid)).collect();
+		let stake: Vec<Balance> =
+			hotkeys.iter().map(|h| h.as_ref().map(TotalHotkeyStake::<T>::get).unwrap_or(0)).collect();
 		let last_update = LastUpdate::<T>::get(netuid);
 		let registered: Vec<BlockHeight> = (0..n).map(|uid| BlockAtRegistration::<T>::get(netuid, uid)).collect();
 		let weights: Vec<Vec<(Uid, u16)>> = (0..n).map(|uid| Weights::<T>::get(netuid, uid)).collect();
@@ -108,19 +105,18 @@ impl<T: Config> Pallet<T> {
 		let (to_miners, to_validators) = yuma::split_emission(&out, &stake, pending);
 		let mut emission = alloc::vec![0 as Balance; n as usize];
 		let mut paid: Balance = 0;
-		for uid in 0..n {
-			let i = uid as usize;
-			let Some(hotkey) = Keys::<T>::get(netuid, uid) else { continue };
+		for (i, hotkey) in hotkeys.iter().enumerate() {
+			let Some(hotkey) = hotkey else { continue };
 			let miner = to_miners.get(i).copied().unwrap_or(0);
 			if miner > 0 {
-				if let Some(owner) = Owner::<T>::get(&hotkey) {
+				if let Some(owner) = Owner::<T>::get(hotkey) {
 					if T::Currency::mint_into(&owner, miner).is_ok() {
 						emission[i] = emission[i].saturating_add(miner);
 					}
 				}
 			}
 			let validator = to_validators.get(i).copied().unwrap_or(0);
-			if validator > 0 && Self::reward_pool(&hotkey, validator).is_ok() {
+			if validator > 0 && Self::reward_pool(hotkey, validator).is_ok() {
 				emission[i] = emission[i].saturating_add(validator);
 			}
 			paid = paid.saturating_add(emission[i]);

@@ -24,6 +24,14 @@ fn mul_div(a: u128, b: u128, c: u128, rounding: Rounding) -> Option<u128> {
 	multiply_by_rational_with_rounding(a, b, c, rounding)
 }
 
+/// Value of `shares` in a pool worth `value` with `total_shares` shares, rounded down.
+fn value_of_shares(shares: u128, value: Balance, total_shares: u128) -> Balance {
+	if total_shares == 0 {
+		return 0;
+	}
+	mul_div(shares, value, total_shares, Rounding::Down).unwrap_or(0)
+}
+
 impl<T: Config> Pallet<T> {
 	/// Delegate take of `hotkey`, `u16::MAX` = 100%.
 	pub fn delegate_take(hotkey: &T::AccountId) -> u16 {
@@ -38,11 +46,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Value of `shares` of `hotkey`'s pool, rounded down.
 	pub fn shares_to_value(hotkey: &T::AccountId, shares: u128) -> Balance {
-		let total_shares = TotalHotkeyShares::<T>::get(hotkey);
-		if total_shares == 0 {
-			return 0;
-		}
-		mul_div(shares, TotalHotkeyStake::<T>::get(hotkey), total_shares, Rounding::Down).unwrap_or(0)
+		value_of_shares(shares, TotalHotkeyStake::<T>::get(hotkey), TotalHotkeyShares::<T>::get(hotkey))
 	}
 
 	/// Shares that `amount` buys in a pool of value `value` with `total_shares` shares.
@@ -96,7 +100,7 @@ impl<T: Config> Pallet<T> {
 		let mut position = Stake::<T>::get(&hotkey, &coldkey).ok_or(Error::<T>::NotEnoughStakeToWithdraw)?;
 		let value = TotalHotkeyStake::<T>::get(&hotkey);
 		let total_shares = TotalHotkeyShares::<T>::get(&hotkey);
-		let position_value = Self::shares_to_value(&hotkey, position.shares);
+		let position_value = value_of_shares(position.shares, value, total_shares);
 		ensure!(amount <= position_value, Error::<T>::NotEnoughStakeToWithdraw);
 
 		let shares = if amount == position_value {

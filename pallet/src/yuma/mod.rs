@@ -98,20 +98,10 @@ impl EpochParams {
 }
 
 impl Default for EpochParams {
-	/// subtensor's defaults (kappa 0.5, bma 900_000, alpha 0.7..0.9, 64 validators,
-	/// activity cutoff 5000), original Yuma, block 0.
+	/// The default subnet's hyperparameters (subtensor's defaults: kappa 0.5, bma 900_000,
+	/// alpha 0.7..0.9, 64 validators, activity cutoff 5000, original Yuma) at block 0.
 	fn default() -> Self {
-		Self {
-			kappa: 32_767,
-			bonds_moving_average: 900_000,
-			yuma3_enabled: false,
-			liquid_alpha_enabled: false,
-			alpha_low: 45_875,
-			alpha_high: 58_982,
-			max_allowed_validators: 64,
-			activity_cutoff: 5_000,
-			current_block: 0,
-		}
+		Self::from_hyperparams(&crate::SubnetHyperparams::default(), 0)
 	}
 }
 

@@ -1,0 +1,389 @@
+//! The inference engine: one thread owns the model and every document's KV cache, and
+//! runs the work of all streams in shared forward passes (dynamic batching).
+//!
+//! Streams submit [`Work`] (the sequences one `Open` or `Reveal` extends) and await the
+//! answer. The engine thread waits for work, then up to [`EngineConfig::batch_wait`] for
+//! more, takes queued work by priority (the caller's stake, then arrival) until the batch
+//! is full ([`EngineConfig::max_batch_tokens`], [`EngineConfig::max_batch_sequences`]),
+//! runs one [`Llama::forward`] for all of it, turns each logits row into a top-K
+//! distribution and answers every request of the batch. What did not fit stays queued
+//! for the next pass, so under load high-stake validators are served first.
+
+use std::{
+	collections::{BinaryHeap, HashMap},
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		mpsc, Arc,
+	},
+	thread,
+	time::{Duration, Instant},
+};
+
+use tokio::sync::oneshot;
+
+use crate::{
+	llama::{Extend, Llama, ModelError, SeqCache},
+	metrics::Metrics,
+	topk::{top_k, TopK},
+};
+
+/// Identifies one document's sequence inside the engine (unique per engine).
+pub type SeqId = u64;
+
+/// Batching and memory limits.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+	/// Most tokens in one forward pass (a long prefix alone may exceed it: it then runs
+	/// alone).
+	pub max_batch_tokens: usize,
+	/// Most sequences in one forward pass.
+	pub max_batch_sequences: usize,
+	/// How long the engine waits for more work once some has arrived.
+	pub batch_wait: Duration,
+	/// Most tokens of KV cache allocated over all documents; work that would exceed it
+	/// is refused with `RESOURCE_EXHAUSTED`.
+	pub max_cached_tokens: usize,
+}
+
+impl Default for EngineConfig {
+	fn default() -> Self {
+		Self {
+			max_batch_tokens: 4096,
+			max_batch_sequences: 256,
+			batch_wait: Duration::from_millis(2),
+			max_cached_tokens: 1 << 17,
+		}
+	}
+}
+
+/// One sequence of a request: a new document (its prefix) or one more token of an open one.
+#[derive(Debug, Clone)]
+pub struct WorkItem {
+	/// The sequence; created on first use.
+	pub seq: SeqId,
+	/// Tokens to append (the prefix of a new document, or the revealed token).
+	pub tokens: Vec<u32>,
+	/// How many tokens to list in the answer.
+	pub top_k: u32,
+}
+
+/// One request's work: answered all at once, or refused all at once.
+#[derive(Debug, Clone)]
+pub struct Work {
+	/// Higher first under load (the caller's stake).
+	pub priority: u64,
+	/// The sequences to extend, in answer order.
+	pub items: Vec<WorkItem>,
+}
+
+/// Why the engine could not answer a request. The request's sequences are dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+	/// Not enough KV cache memory for the request.
+	#[error("out of KV cache memory: {0}")]
+	Exhausted(String),
+	/// A document would exceed the model's context.
+	#[error("{0}")]
+	OutOfRange(String),
+	/// The model failed or the engine stopped.
+	#[error("inference failed: {0}")]
+	Internal(String),
+}
+
+impl EngineError {
+	/// The gRPC status code that describes it.
+	pub fn code(&self) -> tonic::Code {
+		match self {
+			Self::Exhausted(_) => tonic::Code::ResourceExhausted,
+			Self::OutOfRange(_) => tonic::Code::OutOfRange,
+			Self::Internal(_) => tonic::Code::Internal,
+		}
+	}
+}
+
+/// The answer to one [`Work`]: one distribution per item, in order.
+pub type Answer = Result<Vec<TopK>, EngineError>;
+
+enum Msg {
+	Run { work: Work, reply: oneshot::Sender<Answer> },
+	Drop(Vec<SeqId>),
+}
+
+/// Handle to the engine thread. Cheap to share (`Arc`); the thread stops when the last
+/// handle is dropped.
+pub struct Engine {
+	tx: parking_lot::Mutex<mpsc::Sender<Msg>>,
+	next_seq: AtomicU64,
+	max_context: usize,
+	vocab_size: usize,
+	device: String,
+}
+
+impl Engine {
+	/// Starts the engine thread around `model`.
+	pub fn start(model: Llama, config: EngineConfig, metrics: Metrics) -> Arc<Self> {
+		let (tx, rx) = mpsc::channel();
+		let max_context = model.config().context_length;
+		let vocab_size = model.config().vocab_size;
+		let device = match model.device() {
+			candle_core::Device::Cpu => "cpu".to_string(),
+			d => format!("{:?}", d.location()),
+		};
+		thread::Builder::new()
+			.name("tessera-engine".into())
+			.spawn(move || EngineThread { model, config, metrics, caches: HashMap::new(), cached_tokens: 0 }.run(rx))
+			.expect("spawning the engine thread");
+		Arc::new(Self { tx: parking_lot::Mutex::new(tx), next_seq: AtomicU64::new(1), max_context, vocab_size, device })
+	}
+
+	/// A fresh sequence id.
+	pub fn new_seq(&self) -> SeqId {
+		self.next_seq.fetch_add(1, Ordering::Relaxed)
+	}
+
+	/// The model's context length.
+	pub fn max_context(&self) -> usize {
+		self.max_context
+	}
+
+	/// The model's vocab size.
+	pub fn vocab_size(&self) -> usize {
+		self.vocab_size
+	}
+
+	/// The device, for humans (`cpu`, `Cuda { gpu_id: 0 }`).
+	pub fn device(&self) -> &str {
+		&self.device
+	}
+
+	/// Runs `work` in the next batch it fits in.
+	pub async fn run(&self, work: Work) -> Answer {
+		let (reply, answer) = oneshot::channel();
+		if self.tx.lock().send(Msg::Run { work, reply }).is_err() {
+			return Err(EngineError::Internal("engine stopped".into()));
+		}
+		answer.await.unwrap_or_else(|_| Err(EngineError::Internal("engine stopped".into())))
+	}
+
+	/// Frees the KV caches of `seqs` (unknown ids are ignored).
+	pub fn drop_seqs(&self, seqs: Vec<SeqId>) {
+		if !seqs.is_empty() {
+			let _ = self.tx.lock().send(Msg::Drop(seqs));
+		}
+	}
+}
+
+struct Queued {
+	priority: u64,
+	arrival: u64,
+	work: Work,
+	reply: oneshot::Sender<Answer>,
+}
+
+impl PartialEq for Queued {
+	fn eq(&self, other: &Self) -> bool {
+		self.cmp(other) == std::cmp::Ordering::Equal
+	}
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+	fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+		Some(self.cmp(other))
+	}
+}
+impl Ord for Queued {
+	/// Max-heap order: higher priority first, then earlier arrival.
+	fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+		self.priority.cmp(&other.priority).then(other.arrival.cmp(&self.arrival))
+	}
+}
+
+struct EngineThread {
+	model: Llama,
+	config: EngineConfig,
+	metrics: Metrics,
+	caches: HashMap<SeqId, SeqCache>,
+	/// Sum of the caches' capacities.
+	cached_tokens: usize,
+}
+
+impl EngineThread {
+	fn run(mut self, rx: mpsc::Receiver<Msg>) {
+		let mut queue = BinaryHeap::new();
+		let mut arrivals = 0u64;
+		let mut accept = |msg: Msg, queue: &mut BinaryHeap<Queued>, this: &mut Self| match msg {
+			Msg::Run { work, reply } => {
+				arrivals += 1;
+				queue.push(Queued { priority: work.priority, arrival: arrivals, work, reply });
+			}
+			Msg::Drop(seqs) => this.drop_seqs(&seqs),
+		};
+		loop {
+			if queue.is_empty() {
+				match rx.recv() {
+					Ok(msg) => accept(msg, &mut queue, &mut self),
+					Err(_) => return,
+				}
+				continue;
+			}
+			// Some work is queued: gather more for a bounded time, then run a batch.
+			let deadline = Instant::now() + self.config.batch_wait;
+			loop {
+				let queued_tokens: usize = queue.iter().map(|q| work_tokens(&q.work)).sum();
+				if queued_tokens >= self.config.max_batch_tokens {
+					break;
+				}
+				let left = deadline.saturating_duration_since(Instant::now());
+				match rx.recv_timeout(left) {
+					Ok(msg) => accept(msg, &mut queue, &mut self),
+					Err(mpsc::RecvTimeoutError::Timeout) => break,
+					Err(mpsc::RecvTimeoutError::Disconnected) => break,
+				}
+			}
+			while let Ok(msg) = rx.try_recv() {
+				accept(msg, &mut queue, &mut self);
+			}
+			self.metrics.queue_depth.set(queue.len() as i64);
+			let batch = self.take_batch(&mut queue);
+			self.run_batch(batch);
+			self.metrics.queue_depth.set(queue.len() as i64);
+		}
+	}
+
+	fn drop_seqs(&mut self, seqs: &[SeqId]) {
+		for s in seqs {
+			if let Some(c) = self.caches.remove(s) {
+				self.cached_tokens -= c.capacity();
+			}
+		}
+		self.publish_cache_gauges();
+	}
+
+	fn publish_cache_gauges(&self) {
+		self.metrics.open_documents.set(self.caches.len() as i64);
+		self.metrics.cached_tokens.set(self.cached_tokens as i64);
+	}
+
+	/// The highest-priority work that fits one pass (always at least one request).
+	fn take_batch(&mut self, queue: &mut BinaryHeap<Queued>) -> Vec<Queued> {
+		let mut batch = Vec::new();
+		let (mut tokens, mut seqs) = (0, 0);
+		let mut skipped = Vec::new();
+		while let Some(q) = queue.pop() {
+			let (t, s) = (work_tokens(&q.work), q.work.items.len());
+			let fits = tokens + t <= self.config.max_batch_tokens && seqs + s <= self.config.max_batch_sequences;
+			if batch.is_empty() || fits {
+				tokens += t;
+				seqs += s;
+				batch.push(q);
+			} else {
+				skipped.push(q);
+				if skipped.len() > 64 {
+					break;
+				}
+			}
+		}
+		queue.extend(skipped);
+		batch
+	}
+
+	/// Checks one request against the context and the cache budget before it runs, and
+	/// reserves its cache growth. `Err` refuses the request alone.
+	fn admit(&mut self, work: &Work) -> Result<(), EngineError> {
+		let max_context = self.model.config().context_length;
+		let mut growth = 0usize;
+		for item in &work.items {
+			let cached = self.caches.get(&item.seq);
+			let len = cached.map_or(0, SeqCache::len) + item.tokens.len();
+			if len > max_context {
+				return Err(EngineError::OutOfRange(format!(
+					"document would hold {len} tokens, more than the model's context of {max_context}"
+				)));
+			}
+			let capacity = cached.map_or(0, SeqCache::capacity);
+			if len > capacity {
+				growth += len.next_power_of_two().max(64) - capacity;
+			}
+		}
+		if self.cached_tokens + growth > self.config.max_cached_tokens {
+			return Err(EngineError::Exhausted(format!(
+				"{} of {} KV cache tokens in use, the request needs {growth} more; retry later or open fewer documents",
+				self.cached_tokens, self.config.max_cached_tokens
+			)));
+		}
+		Ok(())
+	}
+
+	fn run_batch(&mut self, batch: Vec<Queued>) {
+		let started = Instant::now();
+		let mut admitted = Vec::with_capacity(batch.len());
+		for q in batch {
+			match self.admit(&q.work) {
+				Ok(()) => admitted.push(q),
+				Err(e) => {
+					self.drop_seqs(&q.work.items.iter().map(|i| i.seq).collect::<Vec<_>>());
+					let _ = q.reply.send(Err(e));
+				}
+			}
+		}
+		if admitted.is_empty() {
+			return;
+		}
+		// Take the caches out of the map so the forward pass can borrow them all mutably.
+		let mut caches: Vec<SeqCache> = admitted
+			.iter()
+			.flat_map(|q| q.work.items.iter())
+			.map(|item| self.caches.remove(&item.seq).unwrap_or_else(|| self.model.new_cache()))
+			.collect();
+		let before: usize = caches.iter().map(SeqCache::capacity).sum();
+		let seqs: Vec<SeqId> = admitted.iter().flat_map(|q| q.work.items.iter().map(|i| i.seq)).collect();
+		let token_count: usize = admitted.iter().map(|q| work_tokens(&q.work)).sum();
+		let result = {
+			let mut extends: Vec<Extend<'_>> = admitted
+				.iter()
+				.flat_map(|q| q.work.items.iter())
+				.zip(caches.iter_mut())
+				.map(|(item, cache)| Extend { tokens: &item.tokens, cache })
+				.collect();
+			self.model.forward(&mut extends).and_then(|logits| Ok(logits.to_vec2::<f32>()?))
+		};
+		let after: usize = caches.iter().map(SeqCache::capacity).sum();
+		self.cached_tokens = self.cached_tokens + after - before;
+
+		match result {
+			Ok(rows) => {
+				for (seq, cache) in seqs.iter().zip(caches) {
+					self.caches.insert(*seq, cache);
+				}
+				let mut rows = rows.into_iter();
+				for q in admitted {
+					let answer: Vec<TopK> =
+						q.work.items.iter().zip(rows.by_ref()).map(|(item, row)| top_k(&row, item.top_k as usize)).collect();
+					self.metrics.tokens_scored.inc_by(answer.len() as u64);
+					let _ = q.reply.send(Ok(answer));
+				}
+			}
+			Err(e) => {
+				// The caches were not extended, but the requests are refused: drop them.
+				self.cached_tokens -= caches.iter().map(SeqCache::capacity).sum::<usize>();
+				tracing::error!(error = %e, "forward pass failed");
+				let e = match e {
+					ModelError::ContextExceeded { .. } | ModelError::TokenOutOfVocab { .. } => EngineError::OutOfRange(e.to_string()),
+					e => EngineError::Internal(e.to_string()),
+				};
+				for q in admitted {
+					let _ = q.reply.send(Err(e.clone()));
+				}
+			}
+		}
+		self.metrics.tokens_processed.inc_by(token_count as u64);
+		self.metrics.batch_sequences.observe(seqs.len() as f64);
+		self.metrics.batch_tokens.observe(token_count as f64);
+		self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+		self.publish_cache_gauges();
+	}
+}
+
+fn work_tokens(work: &Work) -> usize {
+	work.items.iter().map(|i| i.tokens.len()).sum()
+}

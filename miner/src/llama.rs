@@ -1,0 +1,433 @@
+//! A llama-architecture decoder for many documents at once.
+//!
+//! candle's `quantized_llama::ModelWeights` keeps one KV cache inside the model, so it can
+//! follow one sequence at a time. A miner follows hundreds of documents, each at its own
+//! position, and wants one forward pass per step for all of them. Here the weights are
+//! shared and immutable ([`Llama`]) and each document owns its KV cache ([`SeqCache`]).
+//!
+//! [`Llama::forward`] takes any mix of sequences, each extending its cache by one or more
+//! tokens (a prefix being opened, or one revealed token): every token of every sequence
+//! goes through the projections and the MLP as one `[tokens, hidden]` matrix (the weights
+//! are read once per step, whatever the batch); only attention runs per sequence, against
+//! that sequence's own keys and values, with its own causal mask and RoPE positions.
+//! It returns the logits of each sequence's last token.
+//!
+//! The arithmetic follows `quantized_llama` (same RMS norm, interleaved RoPE for llama
+//! GGUF files, grouped-query attention), so answers match it within float rounding; the
+//! tests check that.
+
+use std::path::Path;
+
+use candle_core::{
+	quantized::{gguf_file, QMatMul},
+	DType, Device, Module, Tensor,
+};
+use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
+
+/// Errors loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+	/// A candle operation failed.
+	#[error("candle: {0}")]
+	Candle(#[from] candle_core::Error),
+	/// Reading the model file failed.
+	#[error("reading {path}: {source}")]
+	Io {
+		/// The file.
+		path: String,
+		/// The error.
+		source: std::io::Error,
+	},
+	/// The file is not a model this backend can run.
+	#[error("unsupported model: {0}")]
+	Unsupported(String),
+	/// A token id is not below the vocab size.
+	#[error("token id {token} is not below the vocab size {vocab}")]
+	TokenOutOfVocab {
+		/// The token.
+		token: u32,
+		/// The vocab size.
+		vocab: usize,
+	},
+	/// A sequence would grow past the model's context.
+	#[error("sequence of {len} tokens exceeds the context of {max} tokens")]
+	ContextExceeded {
+		/// Tokens it would hold.
+		len: usize,
+		/// The model's context.
+		max: usize,
+	},
+}
+
+/// Shape and constants of a llama model, read from GGUF metadata (`llama.*` keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+	/// Vocabulary size (rows of the token embedding).
+	pub vocab_size: usize,
+	/// Hidden size.
+	pub hidden: usize,
+	/// Transformer blocks.
+	pub layers: usize,
+	/// Query heads.
+	pub heads: usize,
+	/// Key/value heads (grouped-query attention when fewer than `heads`).
+	pub kv_heads: usize,
+	/// Longest sequence the model was trained for.
+	pub context_length: usize,
+	/// RMS norm epsilon.
+	pub rms_eps: f64,
+	/// RoPE frequency base.
+	pub rope_theta: f32,
+	/// RoPE pairs `(i, i + d/2)` (NEOX) rather than `(2i, 2i + 1)` (llama GGUF).
+	pub rope_neox: bool,
+}
+
+impl LlamaConfig {
+	/// Dimension of one attention head.
+	pub fn head_dim(&self) -> usize {
+		self.hidden / self.heads
+	}
+
+	/// Reads the configuration of a `general.architecture = llama` GGUF file.
+	pub fn from_gguf(ct: &gguf_file::Content) -> Result<Self, ModelError> {
+		let arch = ct.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+		if arch != "llama" {
+			return Err(ModelError::Unsupported(format!("architecture {arch:?}; this miner runs \"llama\"")));
+		}
+		let get_u32 = |k: &str| -> Result<usize, ModelError> {
+			ct.metadata
+				.get(k)
+				.ok_or_else(|| ModelError::Unsupported(format!("GGUF metadata {k} missing")))?
+				.to_u32()
+				.map(|v| v as usize)
+				.map_err(|e| ModelError::Unsupported(format!("GGUF metadata {k}: {e}")))
+		};
+		let heads = get_u32("llama.attention.head_count")?;
+		let hidden = get_u32("llama.embedding_length")?;
+		let vocab = ct
+			.tensor_infos
+			.get("token_embd.weight")
+			.ok_or_else(|| ModelError::Unsupported("tensor token_embd.weight missing".into()))?
+			.shape
+			.dims()[0];
+		let cfg = Self {
+			vocab_size: vocab,
+			hidden,
+			layers: get_u32("llama.block_count")?,
+			heads,
+			kv_heads: get_u32("llama.attention.head_count_kv").unwrap_or(heads),
+			context_length: get_u32("llama.context_length").unwrap_or(2048),
+			rms_eps: ct
+				.metadata
+				.get("llama.attention.layer_norm_rms_epsilon")
+				.and_then(|v| v.to_f32().ok())
+				.unwrap_or(1e-5) as f64,
+			rope_theta: ct.metadata.get("llama.rope.freq_base").and_then(|v| v.to_f32().ok()).unwrap_or(10_000.0),
+			rope_neox: false,
+		};
+		if cfg.heads == 0 || cfg.kv_heads == 0 || cfg.hidden % cfg.heads != 0 || cfg.heads % cfg.kv_heads != 0 {
+			return Err(ModelError::Unsupported(format!(
+				"inconsistent attention shape: hidden {}, heads {}, kv heads {}",
+				cfg.hidden, cfg.heads, cfg.kv_heads
+			)));
+		}
+		if cfg.head_dim() % 2 != 0 {
+			return Err(ModelError::Unsupported(format!("odd head dimension {}", cfg.head_dim())));
+		}
+		Ok(cfg)
+	}
+}
+
+struct Block {
+	attn_norm: Tensor,
+	wq: QMatMul,
+	wk: QMatMul,
+	wv: QMatMul,
+	wo: QMatMul,
+	ffn_norm: Tensor,
+	w_gate: QMatMul,
+	w_up: QMatMul,
+	w_down: QMatMul,
+}
+
+/// A loaded llama model: immutable weights, shared by every sequence.
+pub struct Llama {
+	cfg: LlamaConfig,
+	device: Device,
+	embedding: Tensor,
+	blocks: Vec<Block>,
+	norm: Tensor,
+	output: QMatMul,
+	cos: Tensor,
+	sin: Tensor,
+}
+
+/// One sequence's keys and values for every layer, grown by doubling.
+pub struct SeqCache {
+	/// Per layer: `(k, v)`, each `[kv_heads, capacity, head_dim]`.
+	layers: Vec<(Tensor, Tensor)>,
+	len: usize,
+	capacity: usize,
+}
+
+impl SeqCache {
+	/// Tokens the cache holds (the position of the next token).
+	pub fn len(&self) -> usize {
+		self.len
+	}
+
+	/// Whether no token has been fed yet.
+	pub fn is_empty(&self) -> bool {
+		self.len == 0
+	}
+
+	/// Tokens the cache has room for before it grows (what its memory is sized for).
+	pub fn capacity(&self) -> usize {
+		self.capacity
+	}
+}
+
+/// One sequence of a [`Llama::forward`] batch: the tokens to append and its cache.
+pub struct Extend<'a> {
+	/// Tokens that follow what `cache` holds (at least one).
+	pub tokens: &'a [u32],
+	/// The sequence's cache, extended in place.
+	pub cache: &'a mut SeqCache,
+}
+
+fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+	let hd = cfg.head_dim();
+	let inv: Vec<f32> = (0..hd).step_by(2).map(|i| 1f32 / cfg.rope_theta.powf(i as f32 / hd as f32)).collect();
+	let n = cfg.context_length;
+	let inv = Tensor::new(inv.as_slice(), device)?;
+	let pos = Tensor::arange(0, n as u32, device)?.to_dtype(DType::F32)?.reshape((n, 1))?;
+	let angles = pos.matmul(&inv.reshape((1, hd / 2))?)?;
+	Ok((angles.cos()?, angles.sin()?))
+}
+
+impl Llama {
+	/// Loads a llama GGUF file (any GGML quantization candle supports) onto `device`.
+	pub fn load_gguf(path: &Path, device: &Device) -> Result<Self, ModelError> {
+		let io = |source| ModelError::Io { path: path.display().to_string(), source };
+		let mut file = std::fs::File::open(path).map_err(io)?;
+		let ct = gguf_file::Content::read(&mut file).map_err(|e| ModelError::Unsupported(format!("not a GGUF file: {e}")))?;
+		Self::from_gguf(&ct, &mut file, device)
+	}
+
+	/// Builds the model from parsed GGUF content and its reader.
+	pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+		ct: &gguf_file::Content,
+		reader: &mut R,
+		device: &Device,
+	) -> Result<Self, ModelError> {
+		let cfg = LlamaConfig::from_gguf(ct)?;
+		let mut get = |name: &str| ct.tensor(reader, name, device);
+		let embedding_q = get("token_embd.weight")?;
+		let embedding = embedding_q.dequantize(device)?;
+		let norm = get("output_norm.weight")?.dequantize(device)?;
+		let output = match get("output.weight") {
+			Ok(t) => t,
+			Err(_) => embedding_q,
+		};
+		let mut blocks = Vec::with_capacity(cfg.layers);
+		for l in 0..cfg.layers {
+			let mut q = |n: &str| -> Result<QMatMul, ModelError> { Ok(QMatMul::from_qtensor(get(&format!("blk.{l}.{n}.weight"))?)?) };
+			blocks.push(Block {
+				wq: q("attn_q")?,
+				wk: q("attn_k")?,
+				wv: q("attn_v")?,
+				wo: q("attn_output")?,
+				w_gate: q("ffn_gate")?,
+				w_up: q("ffn_up")?,
+				w_down: q("ffn_down")?,
+				attn_norm: get(&format!("blk.{l}.attn_norm.weight"))?.dequantize(device)?,
+				ffn_norm: get(&format!("blk.{l}.ffn_norm.weight"))?.dequantize(device)?,
+			});
+		}
+		let (cos, sin) = rope_tables(&cfg, device)?;
+		Ok(Self { output: QMatMul::from_qtensor(output)?, cfg, device: device.clone(), embedding, blocks, norm, cos, sin })
+	}
+
+	/// The model's configuration.
+	pub fn config(&self) -> &LlamaConfig {
+		&self.cfg
+	}
+
+	/// The device it runs on.
+	pub fn device(&self) -> &Device {
+		&self.device
+	}
+
+	/// An empty cache for a new sequence (no memory until it is first extended).
+	pub fn new_cache(&self) -> SeqCache {
+		SeqCache { layers: Vec::new(), len: 0, capacity: 0 }
+	}
+
+	/// Bytes of KV cache one token takes (keys and values of every layer, f32).
+	pub fn cache_bytes_per_token(&self) -> usize {
+		2 * self.cfg.layers * self.cfg.kv_heads * self.cfg.head_dim() * 4
+	}
+
+	fn reserve(&self, cache: &mut SeqCache, needed: usize) -> candle_core::Result<()> {
+		if needed <= cache.capacity {
+			return Ok(());
+		}
+		let capacity = needed.next_power_of_two().max(64);
+		let shape = (self.cfg.kv_heads, capacity, self.cfg.head_dim());
+		let mut layers = Vec::with_capacity(self.cfg.layers);
+		for l in 0..self.cfg.layers {
+			let k = Tensor::zeros(shape, DType::F32, &self.device)?;
+			let v = Tensor::zeros(shape, DType::F32, &self.device)?;
+			if let Some((old_k, old_v)) = cache.layers.get(l) {
+				k.slice_set(old_k, 1, 0)?;
+				v.slice_set(old_v, 1, 0)?;
+			}
+			layers.push((k, v));
+		}
+		cache.layers = layers;
+		cache.capacity = capacity;
+		Ok(())
+	}
+
+	/// Appends each sequence's tokens to its cache and returns the logits of each
+	/// sequence's last token, `[sequences, vocab]` (f32).
+	///
+	/// Checks every token id and the context length before touching any cache, so an
+	/// error leaves every cache as it was.
+	pub fn forward(&self, batch: &mut [Extend<'_>]) -> Result<Tensor, ModelError> {
+		let vocab = self.cfg.vocab_size;
+		for item in batch.iter() {
+			if item.tokens.is_empty() {
+				return Err(ModelError::Unsupported("a sequence in the batch has no tokens".into()));
+			}
+			if let Some(&token) = item.tokens.iter().find(|&&t| t as usize >= vocab) {
+				return Err(ModelError::TokenOutOfVocab { token, vocab });
+			}
+			let len = item.cache.len + item.tokens.len();
+			if len > self.cfg.context_length {
+				return Err(ModelError::ContextExceeded { len, max: self.cfg.context_length });
+			}
+		}
+		for item in batch.iter_mut() {
+			self.reserve(item.cache, item.cache.len + item.tokens.len())?;
+		}
+		let logits = self.run(batch);
+		// Commit the new lengths only once the whole pass succeeded.
+		if logits.is_ok() {
+			for item in batch.iter_mut() {
+				item.cache.len += item.tokens.len();
+			}
+		}
+		logits
+	}
+
+	fn run(&self, batch: &[Extend<'_>]) -> Result<Tensor, ModelError> {
+		let cfg = &self.cfg;
+		let (h, kvh, hd) = (cfg.heads, cfg.kv_heads, cfg.head_dim());
+		let tokens: Vec<u32> = batch.iter().flat_map(|b| b.tokens.iter().copied()).collect();
+		let positions: Vec<u32> =
+			batch.iter().flat_map(|b| (b.cache.len..b.cache.len + b.tokens.len()).map(|p| p as u32)).collect();
+		let n = tokens.len();
+		let dev = &self.device;
+		let tokens_t = Tensor::new(tokens.as_slice(), dev)?;
+		let pos_t = Tensor::new(positions.as_slice(), dev)?;
+		let cos = self.cos.index_select(&pos_t, 0)?;
+		let sin = self.sin.index_select(&pos_t, 0)?;
+		let scale = 1.0 / (hd as f64).sqrt();
+		let masks: Vec<Option<Tensor>> =
+			batch.iter().map(|b| causal_mask(b.cache.len, b.tokens.len(), h / kvh, dev)).collect::<Result<_, _>>()?;
+
+		let mut x = self.embedding.index_select(&tokens_t, 0)?;
+		for (l, block) in self.blocks.iter().enumerate() {
+			let normed = rms_norm(&x, &block.attn_norm, cfg.rms_eps as f32)?;
+			let q = self.rotate(&block.wq.forward(&normed)?, h, &cos, &sin)?;
+			let q = (q * scale)?;
+			let k = self.rotate(&block.wk.forward(&normed)?, kvh, &cos, &sin)?;
+			let v = block.wv.forward(&normed)?.reshape((n, kvh, hd))?.transpose(0, 1)?;
+			let mut outs = Vec::with_capacity(batch.len());
+			let mut start = 0;
+			for (item, mask) in batch.iter().zip(&masks) {
+				let len = item.tokens.len();
+				let past = item.cache.len;
+				let (k_cache, v_cache) = &item.cache.layers[l];
+				k_cache.slice_set(&k.narrow(1, start, len)?.contiguous()?, 1, past)?;
+				v_cache.slice_set(&v.narrow(1, start, len)?.contiguous()?, 1, past)?;
+				let keys = k_cache.narrow(1, 0, past + len)?;
+				let values = v_cache.narrow(1, 0, past + len)?;
+				// Query head j reads kv head j / (h / kvh): group the query rows by kv head.
+				let q_i = q.narrow(1, start, len)?.contiguous()?.reshape((kvh, (h / kvh) * len, hd))?;
+				let mut att = q_i.matmul(&keys.t()?)?;
+				if let Some(mask) = mask {
+					att = att.broadcast_add(mask)?;
+				}
+				let att = softmax_last_dim(&att)?;
+				let out = att.matmul(&values)?.reshape((h, len, hd))?.transpose(0, 1)?.reshape((len, h * hd))?;
+				outs.push(out);
+				start += len;
+			}
+			let attn = if outs.len() == 1 { outs.pop().expect("one output") } else { Tensor::cat(&outs, 0)? };
+			x = (block.wo.forward(&attn)? + x)?;
+			let normed = rms_norm(&x, &block.ffn_norm, cfg.rms_eps as f32)?;
+			let mlp = block.w_down.forward(&(silu(&block.w_gate.forward(&normed)?)? * block.w_up.forward(&normed)?)?)?;
+			x = (mlp + x)?;
+		}
+		let mut last = Vec::with_capacity(batch.len());
+		let mut end = 0u32;
+		for item in batch {
+			end += item.tokens.len() as u32;
+			last.push(end - 1);
+		}
+		let x = x.index_select(&Tensor::new(last.as_slice(), dev)?, 0)?;
+		let x = rms_norm(&x, &self.norm, cfg.rms_eps as f32)?;
+		Ok(self.output.forward(&x)?.to_dtype(DType::F32)?)
+	}
+
+	/// `[n, heads * hd]` projections -> `[heads, n, hd]` with RoPE at each token's position.
+	fn rotate(&self, x: &Tensor, heads: usize, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+		let hd = self.cfg.head_dim();
+		let n = x.dim(0)?;
+		let x = x.reshape((n, heads, hd))?.transpose(0, 1)?.contiguous()?.unsqueeze(0)?;
+		let x = if self.cfg.rope_neox {
+			candle_nn::rotary_emb::rope(&x, cos, sin)?
+		} else {
+			candle_nn::rotary_emb::rope_i(&x, cos, sin)?
+		};
+		x.squeeze(0)
+	}
+}
+
+/// Additive causal mask for `len` new tokens after `past` cached ones, repeated for the
+/// `groups` query heads that share a kv head: `[groups * len, past + len]`, or `None`
+/// for a single token (it sees everything).
+fn causal_mask(past: usize, len: usize, groups: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
+	if len == 1 {
+		return Ok(None);
+	}
+	let total = past + len;
+	let mut mask = Vec::with_capacity(groups * len * total);
+	for _ in 0..groups {
+		for t in 0..len {
+			mask.extend((0..total).map(|j| if j > past + t { f32::NEG_INFINITY } else { 0.0 }));
+		}
+	}
+	Ok(Some(Tensor::from_vec(mask, (groups * len, total), device)?))
+}
+
+/// The device named by `spec`: `cpu`, `cuda` or `cuda:N` (with the `cuda` feature).
+pub fn device_from_spec(spec: &str) -> Result<Device, ModelError> {
+	match spec {
+		"cpu" => Ok(Device::Cpu),
+		s if s == "cuda" || s.starts_with("cuda:") => {
+			let ordinal = s.strip_prefix("cuda:").map(str::parse::<usize>).transpose().map_err(|_| {
+				ModelError::Unsupported(format!("device {s:?}: expected cuda:N with N a GPU index"))
+			})?;
+			if !candle_core::utils::cuda_is_available() {
+				return Err(ModelError::Unsupported(format!(
+					"device {s:?}: this miner was built without the `cuda` feature"
+				)));
+			}
+			Ok(Device::new_cuda(ordinal.unwrap_or(0))?)
+		}
+		s => Err(ModelError::Unsupported(format!("device {s:?}: expected cpu, cuda or cuda:N"))),
+	}
+}

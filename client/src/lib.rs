@@ -9,6 +9,7 @@
 //! the pallet error (e.g. `Tessera::InvalidUid`).
 
 pub mod chain;
+pub mod devnode;
 pub mod cli;
 pub mod error;
 pub mod keys;

@@ -5,6 +5,7 @@
 //! the signed `tessera.v1.Miner` gRPC service.
 //!
 //! - [`llama`]: the batched decoder (shared weights, one KV cache per document);
+//! - [`kernels`]: AVX2 Q4_1/Q8_0 matrix kernels chosen at run time;
 //! - [`topk`]: logits to the wire's top-K distribution;
 //! - [`engine`]: the thread that owns the model and batches every stream's work;
 //! - [`service`]: the gRPC service and server (auth, limits, health, reflection);
@@ -21,6 +22,7 @@ pub mod callers;
 pub mod chain;
 pub mod engine;
 pub mod gguf;
+pub mod kernels;
 pub mod llama;
 pub mod metrics;
 pub mod model_store;
@@ -33,7 +35,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use prost::bytes::Bytes;
 
-pub use llama::{Llama, ModelError};
+pub use llama::{Llama, ModelError, WeightFormat};
 
 /// A model file loaded for serving: its bytes (streamed by `FetchModel`), hashes and the
 /// model built from them.
@@ -51,14 +53,20 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-	/// Reads, hashes and loads the GGUF at `path` onto `device`.
+	/// Reads, hashes and loads the GGUF at `path` onto `device` ([`WeightFormat::Auto`]).
 	pub fn load(path: &Path, device: &Device) -> Result<Self, ModelError> {
+		Self::load_with(path, device, WeightFormat::Auto)
+	}
+
+	/// Reads, hashes and loads the GGUF at `path` onto `device`, holding the weights as
+	/// `weights` says.
+	pub fn load_with(path: &Path, device: &Device, weights: WeightFormat) -> Result<Self, ModelError> {
 		let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
 		let mut cursor = std::io::Cursor::new(&bytes[..]);
 		let ct = candle_core::quantized::gguf_file::Content::read(&mut cursor)
 			.map_err(|e| ModelError::Unsupported(format!("{}: not a GGUF file: {e}", path.display())))?;
 		let tokenizer_hash = gguf::tokenizer_hash(&ct)?;
-		let llama = Llama::from_gguf(&ct, &mut cursor, device)?;
+		let llama = Llama::from_gguf(&ct, &mut cursor, device, weights)?;
 		Ok(Self {
 			path: path.to_path_buf(),
 			model_hash: tessera_proto::model::model_hash(&bytes),

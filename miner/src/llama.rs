@@ -19,9 +19,11 @@
 use std::path::Path;
 
 use candle_core::{
-	quantized::{gguf_file, QMatMul},
+	quantized::{gguf_file, GgmlDType, QMatMul, QTensor},
 	DType, Device, Module, Tensor,
 };
+
+use crate::kernels::QMatrix;
 use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
 
 /// Errors loading or running a model.
@@ -57,6 +59,45 @@ pub enum ModelError {
 		/// The model's context.
 		max: usize,
 	},
+}
+
+/// How the weight matrices are held and multiplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WeightFormat {
+	/// As stored in the file. On the CPU, Q4_1 and Q8_0 matrices run on this crate's
+	/// kernels ([`crate::kernels`]: AVX2 chosen at run time), everything else on candle's.
+	#[default]
+	Auto,
+	/// As stored in the file, always multiplied by candle (for comparison).
+	Native,
+	/// Dequantized to f32 (exact weights, 4 bytes each; dense GEMM).
+	F32,
+}
+
+/// One weight matrix, `y = x W^T`.
+enum Linear {
+	Candle(QMatMul),
+	Kernel(QMatrix),
+}
+
+impl Linear {
+	fn new(t: QTensor, format: WeightFormat, device: &Device) -> candle_core::Result<Self> {
+		match format {
+			WeightFormat::Auto if device.is_cpu() => match QMatrix::from_qtensor(&t)? {
+				Some(m) => Ok(Self::Kernel(m)),
+				None => Ok(Self::Candle(QMatMul::from_qtensor(t)?)),
+			},
+			WeightFormat::Auto | WeightFormat::Native => Ok(Self::Candle(QMatMul::from_qtensor(t)?)),
+			WeightFormat::F32 => Ok(Self::Candle(QMatMul::from_qtensor(QTensor::quantize(&t.dequantize(device)?, GgmlDType::F32)?)?)),
+		}
+	}
+
+	fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+		match self {
+			Self::Candle(m) => m.forward(x),
+			Self::Kernel(m) => m.forward(x),
+		}
+	}
 }
 
 /// Shape and constants of a llama model, read from GGUF metadata (`llama.*` keys).
@@ -140,14 +181,14 @@ impl LlamaConfig {
 
 struct Block {
 	attn_norm: Tensor,
-	wq: QMatMul,
-	wk: QMatMul,
-	wv: QMatMul,
-	wo: QMatMul,
+	wq: Linear,
+	wk: Linear,
+	wv: Linear,
+	wo: Linear,
 	ffn_norm: Tensor,
-	w_gate: QMatMul,
-	w_up: QMatMul,
-	w_down: QMatMul,
+	w_gate: Linear,
+	w_up: Linear,
+	w_down: Linear,
 }
 
 /// A loaded llama model: immutable weights, shared by every sequence.
@@ -157,7 +198,7 @@ pub struct Llama {
 	embedding: Tensor,
 	blocks: Vec<Block>,
 	norm: Tensor,
-	output: QMatMul,
+	output: Linear,
 	cos: Tensor,
 	sin: Tensor,
 }
@@ -207,11 +248,11 @@ fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tenso
 
 impl Llama {
 	/// Loads a llama GGUF file (any GGML quantization candle supports) onto `device`.
-	pub fn load_gguf(path: &Path, device: &Device) -> Result<Self, ModelError> {
+	pub fn load_gguf(path: &Path, device: &Device, weights: WeightFormat) -> Result<Self, ModelError> {
 		let io = |source| ModelError::Io { path: path.display().to_string(), source };
 		let mut file = std::fs::File::open(path).map_err(io)?;
 		let ct = gguf_file::Content::read(&mut file).map_err(|e| ModelError::Unsupported(format!("not a GGUF file: {e}")))?;
-		Self::from_gguf(&ct, &mut file, device)
+		Self::from_gguf(&ct, &mut file, device, weights)
 	}
 
 	/// Builds the model from parsed GGUF content and its reader.
@@ -219,6 +260,7 @@ impl Llama {
 		ct: &gguf_file::Content,
 		reader: &mut R,
 		device: &Device,
+		weights: WeightFormat,
 	) -> Result<Self, ModelError> {
 		let cfg = LlamaConfig::from_gguf(ct)?;
 		let mut get = |name: &str| ct.tensor(reader, name, device);
@@ -231,7 +273,9 @@ impl Llama {
 		};
 		let mut blocks = Vec::with_capacity(cfg.layers);
 		for l in 0..cfg.layers {
-			let mut q = |n: &str| -> Result<QMatMul, ModelError> { Ok(QMatMul::from_qtensor(get(&format!("blk.{l}.{n}.weight"))?)?) };
+			let mut q = |n: &str| -> Result<Linear, ModelError> {
+				Ok(Linear::new(get(&format!("blk.{l}.{n}.weight"))?, weights, device)?)
+			};
 			blocks.push(Block {
 				wq: q("attn_q")?,
 				wk: q("attn_k")?,
@@ -245,7 +289,7 @@ impl Llama {
 			});
 		}
 		let (cos, sin) = rope_tables(&cfg, device)?;
-		Ok(Self { output: QMatMul::from_qtensor(output)?, cfg, device: device.clone(), embedding, blocks, norm, cos, sin })
+		Ok(Self { output: Linear::new(output, weights, device)?, cfg, device: device.clone(), embedding, blocks, norm, cos, sin })
 	}
 
 	/// The model's configuration.

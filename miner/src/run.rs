@@ -22,7 +22,7 @@ use crate::{
 	metrics::Metrics,
 	model_store,
 	service::{serve, MinerService, ServiceLimits},
-	LoadedModel,
+	LoadedModel, WeightFormat,
 };
 
 /// `tessera-miner`: serve a language model to a Tessera subnet.
@@ -75,6 +75,10 @@ pub struct RunArgs {
 	/// Device: cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
 	#[arg(long, env = "TESSERA_DEVICE", default_value = "cpu")]
 	pub device: String,
+	/// How weights are held: auto (requantize types without a fast CPU kernel to Q8_0),
+	/// native, f32.
+	#[arg(long, env = "TESSERA_WEIGHTS", value_enum, default_value_t = WeightFormat::Auto)]
+	pub weights: WeightFormat,
 	/// Address the gRPC server listens on.
 	#[arg(long, env = "TESSERA_MINER_LISTEN", default_value = "0.0.0.0:8091")]
 	pub listen: SocketAddr,
@@ -234,9 +238,10 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 	let me = Hotkey::of(&hotkey);
 	let device = device_from_spec(&args.device)?;
 	let path = model_path(args.model.clone()).await?;
+	let args_weights = args.weights;
 	let loaded = tokio::task::spawn_blocking({
 		let path = path.clone();
-		move || LoadedModel::load(&path, &device)
+		move || LoadedModel::load_with(&path, &device, args_weights)
 	})
 	.await?
 	.with_context(|| format!("loading {}", path.display()))?;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{wait_for, DevNode};
+use common::{start_dev_node, wait_for};
 use std::{net::Ipv4Addr, time::Duration};
 use tessera_client::{
 	chain::account_of,
@@ -25,7 +25,7 @@ async fn wait_blocks(client: &TesseraClient, n: u64) {
 async fn register_serve_commit_stake_weights_and_restart() {
 	let dir = tempfile::tempdir().unwrap();
 	let base = dir.path().join("chain");
-	let mut node = DevNode::start(&base).await.unwrap();
+	let mut node = start_dev_node(&base).await.unwrap();
 	let client = node.client().await;
 
 	let alice = dev("alice").unwrap();
@@ -114,7 +114,7 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	let height = client.finalized_number().await.unwrap();
 	drop(client);
 	node.stop();
-	let node = DevNode::start(&base).await.unwrap();
+	let node = start_dev_node(&base).await.unwrap();
 	let client = node.client().await;
 	assert!(client.finalized_number().await.unwrap() >= height);
 	let again = client.metagraph(NET).await.unwrap();

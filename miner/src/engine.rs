@@ -387,3 +387,34 @@ impl EngineThread {
 fn work_tokens(work: &Work) -> usize {
 	work.items.iter().map(|i| i.tokens.len()).sum()
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::gguf::{write_random_llama, RandomLlama};
+
+	fn queued(priority: u64, arrival: u64, tokens: usize) -> Queued {
+		let (reply, _) = oneshot::channel();
+		let work = Work { priority, items: vec![WorkItem { seq: arrival, tokens: vec![1; tokens], top_k: 1 }] };
+		Queued { priority, arrival, work, reply }
+	}
+
+	#[test]
+	fn batches_take_the_highest_stake_first_then_the_oldest() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("m.gguf");
+		write_random_llama(&path, &RandomLlama::default(), None).unwrap();
+		let model = Llama::load_gguf(&path, &candle_core::Device::Cpu, crate::WeightFormat::Auto).unwrap();
+		let config = EngineConfig { max_batch_sequences: 2, max_batch_tokens: 100, ..Default::default() };
+		let mut engine = EngineThread { model, config, metrics: Metrics::new(), caches: HashMap::new(), cached_tokens: 0 };
+		let mut queue: BinaryHeap<Queued> =
+			[queued(5, 1, 1), queued(50, 2, 1), queued(10, 3, 1), queued(10, 4, 1)].into_iter().collect();
+		let order = |b: Vec<Queued>| b.iter().map(|q| (q.priority, q.arrival)).collect::<Vec<_>>();
+		assert_eq!(order(engine.take_batch(&mut queue)), vec![(50, 2), (10, 3)]);
+		assert_eq!(order(engine.take_batch(&mut queue)), vec![(10, 4), (5, 1)]);
+		// A request larger than the token budget still runs, alone.
+		let mut queue: BinaryHeap<Queued> = [queued(1, 1, 500), queued(0, 2, 1)].into_iter().collect();
+		assert_eq!(order(engine.take_batch(&mut queue)), vec![(1, 1)]);
+		assert_eq!(queue.len(), 1);
+	}
+}

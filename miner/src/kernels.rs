@@ -25,11 +25,20 @@ const BLOCK: usize = 32;
 /// Weights of one block type, decoded for fast access.
 #[derive(Debug, Clone)]
 enum Blocks {
-	/// Q4_1: per block scale `d` and minimum `m`, 16 bytes of nibbles (element j in the
-	/// low nibble of byte j, element j + 16 in its high nibble).
-	Q4_1 { dm: Vec<[f32; 2]>, qs: Vec<[u8; 16]> },
+	/// Q4_1 blocks, row after row.
+	Q4_1(Vec<Q41>),
 	/// Q8_0: per block scale `d`, 32 signed bytes.
 	Q8_0 { d: Vec<f32>, qs: Vec<[i8; 32]> },
+}
+
+/// One Q4_1 block with its f16 scale and minimum widened to f32: 16 bytes of nibbles
+/// (element j in the low nibble of byte j, element j + 16 in its high nibble).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct Q41 {
+	d: f32,
+	m: f32,
+	qs: [u8; 16],
 }
 
 /// A quantized `[n, k]` weight matrix (`y = x W^T`) for [`QMatrix::forward`].
@@ -82,17 +91,15 @@ impl QMatrix {
 		}
 		let data = t.data()?;
 		let blocks = match t.dtype() {
-			GgmlDType::Q4_1 => {
-				let (dm, qs) = data
-					.chunks_exact(20)
+			GgmlDType::Q4_1 => Blocks::Q4_1(
+				data.chunks_exact(20)
 					.map(|b| {
-						let mut q = [0u8; 16];
-						q.copy_from_slice(&b[4..20]);
-						([f16_at(&b[0..2]), f16_at(&b[2..4])], q)
+						let mut qs = [0u8; 16];
+						qs.copy_from_slice(&b[4..20]);
+						Q41 { d: f16_at(&b[0..2]), m: f16_at(&b[2..4]), qs }
 					})
-					.unzip();
-				Blocks::Q4_1 { dm, qs }
-			}
+					.collect(),
+			),
 			GgmlDType::Q8_0 => {
 				let (d, qs) = data
 					.chunks_exact(34)
@@ -134,13 +141,13 @@ impl QMatrix {
 	/// Weight row `j` against one quantized activation row.
 	fn dot_row(&self, j: usize, nb: usize, a: &[ActBlock], avx2: bool) -> f32 {
 		match &self.blocks {
-			Blocks::Q4_1 { dm, qs } => {
-				let (dm, qs) = (&dm[j * nb..(j + 1) * nb], &qs[j * nb..(j + 1) * nb]);
+			Blocks::Q4_1(w) => {
+				let w = &w[j * nb..(j + 1) * nb];
 				if avx2 {
 					// SAFETY: AVX2 and FMA were detected at run time.
-					unsafe { avx2::dot_q4_1(dm, qs, a) }
+					unsafe { avx2::dot_q4_1(w, a) }
 				} else {
-					dot_q4_1(dm, qs, a)
+					dot_q4_1(w, a)
 				}
 			}
 			Blocks::Q8_0 { d, qs } => {
@@ -171,29 +178,35 @@ impl QMatrix {
 		out_t.par_chunks_mut(rows_per_task * m).enumerate().for_each(|(chunk, dst)| {
 			let first = chunk * rows_per_task;
 			let rows = dst.len() / m;
-			let mut r = 0;
-			// Groups of four Q4_1 rows on the AVX2 path.
-			if let (true, Blocks::Q4_1 { dm, qs }) = (avx2, &self.blocks) {
-				while r + 4 <= rows {
-					let j = first + r;
-					let row = |t: usize| (&dm[(j + t) * nb..(j + t + 1) * nb], &qs[(j + t) * nb..(j + t + 1) * nb]);
-					let rs = [row(0), row(1), row(2), row(3)];
-					for i in 0..m {
-						let a = &acts[i * nb..(i + 1) * nb];
-						// SAFETY: AVX2 and FMA were detected at run time.
-						let d = unsafe { avx2::dot4_q4_1([rs[0].0, rs[1].0, rs[2].0, rs[3].0], [rs[0].1, rs[1].1, rs[2].1, rs[3].1], a) };
-						for (t, v) in d.into_iter().enumerate() {
-							dst[(r + t) * m + i] = v;
+			// Tiles of activation rows, so a long prefill streams each tile through the cache
+			// once per weight chunk instead of the whole activation matrix per weight row.
+			const TILE: usize = 64;
+			for tile in (0..m).step_by(TILE) {
+				let tile = tile..(tile + TILE).min(m);
+				let mut r = 0;
+				// Groups of four Q4_1 rows on the AVX2 path.
+				if let (true, Blocks::Q4_1(w)) = (avx2, &self.blocks) {
+					while r + 4 <= rows {
+						let j = first + r;
+						let row = |t: usize| &w[(j + t) * nb..(j + t + 1) * nb];
+						let rs = [row(0), row(1), row(2), row(3)];
+						for i in tile.clone() {
+							let a = &acts[i * nb..(i + 1) * nb];
+							// SAFETY: AVX2 and FMA were detected at run time.
+							let d = unsafe { avx2::dot4_q4_1(rs, a) };
+							for (t, v) in d.into_iter().enumerate() {
+								dst[(r + t) * m + i] = v;
+							}
 						}
+						r += 4;
 					}
-					r += 4;
 				}
-			}
-			for r in r..rows {
-				let j = first + r;
-				for i in 0..m {
-					let a = &acts[i * nb..(i + 1) * nb];
-					dst[r * m + i] = self.dot_row(j, nb, a, avx2);
+				for r in r..rows {
+					let j = first + r;
+					for i in tile.clone() {
+						let a = &acts[i * nb..(i + 1) * nb];
+						dst[r * m + i] = self.dot_row(j, nb, a, avx2);
+					}
 				}
 			}
 		});
@@ -222,14 +235,14 @@ fn has_avx2() -> bool {
 }
 
 /// Portable Q4_1 x Q8_1 dot product (the reference the AVX2 version is tested against).
-fn dot_q4_1(dm: &[[f32; 2]], qs: &[[u8; 16]], a: &[ActBlock]) -> f32 {
+fn dot_q4_1(w: &[Q41], a: &[ActBlock]) -> f32 {
 	let mut sum = 0f32;
-	for ((dm, q), a) in dm.iter().zip(qs).zip(a) {
+	for (w, a) in w.iter().zip(a) {
 		let mut sumi = 0i32;
 		for j in 0..16 {
-			sumi += i32::from(q[j] & 0x0F) * i32::from(a.qs[j]) + i32::from(q[j] >> 4) * i32::from(a.qs[j + 16]);
+			sumi += i32::from(w.qs[j] & 0x0F) * i32::from(a.qs[j]) + i32::from(w.qs[j] >> 4) * i32::from(a.qs[j + 16]);
 		}
-		sum += dm[0] * a.d * sumi as f32 + dm[1] * a.s;
+		sum += w.d * a.d * sumi as f32 + w.m * a.s;
 	}
 	sum
 }
@@ -246,7 +259,7 @@ fn dot_q8_0(d: &[f32], qs: &[[i8; 32]], a: &[ActBlock]) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-	use super::ActBlock;
+	use super::{ActBlock, Q41};
 	use std::arch::x86_64::*;
 
 	#[target_feature(enable = "avx2,fma")]
@@ -261,21 +274,21 @@ mod avx2 {
 
 	/// Q4_1 x Q8_1 (GGML's `ggml_vec_dot_q4_1_q8_1`, AVX2 path).
 	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot_q4_1(dm: &[[f32; 2]], qs: &[[u8; 16]], a: &[ActBlock]) -> f32 {
+	pub unsafe fn dot_q4_1(w: &[Q41], a: &[ActBlock]) -> f32 {
 		let mut acc = _mm256_setzero_ps();
 		let mut summs = 0f32;
 		let low = _mm256_set1_epi8(0x0F);
 		let ones = _mm256_set1_epi16(1);
-		for ((dm, q), a) in dm.iter().zip(qs).zip(a) {
-			summs += dm[1] * a.s;
-			let packed = _mm_loadu_si128(q.as_ptr() as *const __m128i);
+		for (w, a) in w.iter().zip(a) {
+			summs += w.m * a.s;
+			let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
 			// Low nibbles are elements 0..16, high nibbles 16..32.
 			let bytes = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
 			let qw = _mm256_and_si256(bytes, low);
 			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
 			let pairs = _mm256_maddubs_epi16(qw, qx);
 			let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-			acc = _mm256_fmadd_ps(_mm256_set1_ps(dm[0] * a.d), sums, acc);
+			acc = _mm256_fmadd_ps(_mm256_set1_ps(w.d * a.d), sums, acc);
 		}
 		hsum(acc) + summs
 	}
@@ -283,20 +296,23 @@ mod avx2 {
 	/// Four Q4_1 rows against one Q8_1 row at once: the activation block is loaded once
 	/// and four independent accumulators keep the FMA pipeline busy.
 	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot4_q4_1(dm: [&[[f32; 2]]; 4], qs: [&[[u8; 16]]; 4], a: &[ActBlock]) -> [f32; 4] {
+	pub unsafe fn dot4_q4_1(w: [&[Q41]; 4], a: &[ActBlock]) -> [f32; 4] {
 		let mut acc = [_mm256_setzero_ps(); 4];
 		let mut summs = _mm_setzero_ps();
 		let low = _mm256_set1_epi8(0x0F);
 		let ones = _mm256_set1_epi16(1);
-		for (b, a) in a.iter().enumerate() {
+		let blocks = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(a);
+		for ((((w0, w1), w2), w3), a) in blocks {
 			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
-			let m = _mm_set_ps(dm[3][b][1], dm[2][b][1], dm[1][b][1], dm[0][b][1]);
-			summs = _mm_fmadd_ps(m, _mm_set1_ps(a.s), summs);
-			for r in 0..4 {
-				let packed = _mm_loadu_si128(qs[r][b].as_ptr() as *const __m128i);
+			let ad = _mm_set1_ps(a.d);
+			summs = _mm_fmadd_ps(_mm_set_ps(w3.m, w2.m, w1.m, w0.m), _mm_set1_ps(a.s), summs);
+			let mut scales = [0f32; 4];
+			_mm_storeu_ps(scales.as_mut_ptr(), _mm_mul_ps(_mm_set_ps(w3.d, w2.d, w1.d, w0.d), ad));
+			for (r, w) in [w0, w1, w2, w3].into_iter().enumerate() {
+				let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
 				let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
 				let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qw, qx), ones));
-				acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dm[r][b][0] * a.d), sums, acc[r]);
+				acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(scales[r]), sums, acc[r]);
 			}
 		}
 		let mut m = [0f32; 4];
@@ -360,7 +376,15 @@ mod tests {
 			let m = QMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap()).unwrap().unwrap();
 			let (fast, slow) = match &m.blocks {
 				// SAFETY: AVX2 detected above.
-				Blocks::Q4_1 { dm, qs } => (unsafe { avx2::dot_q4_1(dm, qs, &acts) }, dot_q4_1(dm, qs, &acts)),
+				Blocks::Q4_1(w) => {
+					// SAFETY: AVX2 detected above.
+					let four = unsafe { avx2::dot4_q4_1([w, w, w, w], &acts) };
+					let slow = dot_q4_1(w, &acts);
+					for v in four {
+						assert!((v - slow).abs() <= 1e-4 * (1.0 + slow.abs()), "4-row kernel: {v} vs {slow}");
+					}
+					(unsafe { avx2::dot_q4_1(w, &acts) }, slow)
+				}
 				Blocks::Q8_0 { d, qs } => (unsafe { avx2::dot_q8_0(d, qs, &acts) }, dot_q8_0(d, qs, &acts)),
 			};
 			assert!((fast - slow).abs() <= 1e-4 * (1.0 + slow.abs()), "{dtype:?}: {fast} vs {slow}");

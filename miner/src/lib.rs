@@ -5,6 +5,7 @@
 //! the signed `tessera.v1.Miner` gRPC service.
 //!
 //! - [`llama`]: the batched decoder (shared weights, one KV cache per document);
+//! - [`attention`]: per-sequence causal attention on the CPU, one parallel call per layer;
 //! - [`kernels`]: AVX2 Q4_1/Q8_0 matrix kernels chosen at run time;
 //! - [`topk`]: logits to the wire's top-K distribution;
 //! - [`engine`]: the thread that owns the model and batches every stream's work;
@@ -18,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod callers;
 pub mod chain;
 pub mod engine;

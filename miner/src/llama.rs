@@ -23,7 +23,10 @@ use candle_core::{
 	DType, Device, Module, Tensor,
 };
 
-use crate::kernels::QMatrix;
+use crate::{
+	attention::{attend, SeqAttention},
+	kernels::QMatrix,
+};
 use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
 
 /// Errors loading or running a model.
@@ -378,8 +381,11 @@ impl Llama {
 		let cos = self.cos.index_select(&pos_t, 0)?;
 		let sin = self.sin.index_select(&pos_t, 0)?;
 		let scale = 1.0 / (hd as f64).sqrt();
-		let masks: Vec<Option<Tensor>> =
-			batch.iter().map(|b| causal_mask(b.cache.len, b.tokens.len(), h / kvh, dev)).collect::<Result<_, _>>()?;
+		let masks: Vec<Option<Tensor>> = if dev.is_cpu() {
+			Vec::new()
+		} else {
+			batch.iter().map(|b| causal_mask(b.cache.len, b.tokens.len(), h / kvh, dev)).collect::<Result<_, _>>()?
+		};
 
 		let mut x = self.embedding.index_select(&tokens_t, 0)?;
 		for (l, block) in self.blocks.iter().enumerate() {
@@ -388,28 +394,26 @@ impl Llama {
 			let q = (q * scale)?;
 			let k = self.rotate(&block.wk.forward(&normed)?, kvh, &cos, &sin)?;
 			let v = block.wv.forward(&normed)?.reshape((n, kvh, hd))?.transpose(0, 1)?;
-			let mut outs = Vec::with_capacity(batch.len());
 			let mut start = 0;
-			for (item, mask) in batch.iter().zip(&masks) {
-				let len = item.tokens.len();
-				let past = item.cache.len;
+			for item in batch.iter() {
+				let (len, past) = (item.tokens.len(), item.cache.len);
 				let (k_cache, v_cache) = &item.cache.layers[l];
 				k_cache.slice_set(&k.narrow(1, start, len)?.contiguous()?, 1, past)?;
 				v_cache.slice_set(&v.narrow(1, start, len)?.contiguous()?, 1, past)?;
-				let keys = k_cache.narrow(1, 0, past + len)?;
-				let values = v_cache.narrow(1, 0, past + len)?;
-				// Query head j reads kv head j / (h / kvh): group the query rows by kv head.
-				let q_i = q.narrow(1, start, len)?.contiguous()?.reshape((kvh, (h / kvh) * len, hd))?;
-				let mut att = q_i.matmul(&keys.t()?)?;
-				if let Some(mask) = mask {
-					att = att.broadcast_add(mask)?;
-				}
-				let att = softmax_last_dim(&att)?;
-				let out = att.matmul(&values)?.reshape((h, len, hd))?.transpose(0, 1)?.reshape((len, h * hd))?;
-				outs.push(out);
 				start += len;
 			}
-			let attn = if outs.len() == 1 { outs.pop().expect("one output") } else { Tensor::cat(&outs, 0)? };
+			let attn = if dev.is_cpu() {
+				let seqs: Vec<SeqAttention<'_>> = batch
+					.iter()
+					.map(|item| {
+						let (keys, values) = &item.cache.layers[l];
+						SeqAttention { past: item.cache.len, len: item.tokens.len(), keys, values }
+					})
+					.collect();
+				attend(&q.contiguous()?, &seqs, kvh)?
+			} else {
+				self.attend_on_device(&q, batch, l, &masks)?
+			};
 			x = (block.wo.forward(&attn)? + x)?;
 			let normed = rms_norm(&x, &block.ffn_norm, cfg.rms_eps as f32)?;
 			let mlp = block.w_down.forward(&(silu(&block.w_gate.forward(&normed)?)? * block.w_up.forward(&normed)?)?)?;
@@ -424,6 +428,33 @@ impl Llama {
 		let x = x.index_select(&Tensor::new(last.as_slice(), dev)?, 0)?;
 		let x = rms_norm(&x, &self.norm, cfg.rms_eps as f32)?;
 		Ok(self.output.forward(&x)?.to_dtype(DType::F32)?)
+	}
+
+	/// Attention with candle ops, one sequence at a time (GPU path).
+	fn attend_on_device(&self, q: &Tensor, batch: &[Extend<'_>], l: usize, masks: &[Option<Tensor>]) -> candle_core::Result<Tensor> {
+		let (h, kvh, hd) = (self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim());
+		let mut outs = Vec::with_capacity(batch.len());
+		let mut start = 0;
+		for (item, mask) in batch.iter().zip(masks) {
+			let (len, past) = (item.tokens.len(), item.cache.len);
+			let (k_cache, v_cache) = &item.cache.layers[l];
+			let keys = k_cache.narrow(1, 0, past + len)?;
+			let values = v_cache.narrow(1, 0, past + len)?;
+			// Query head j reads kv head j / (h / kvh): group the query rows by kv head.
+			let q_i = q.narrow(1, start, len)?.contiguous()?.reshape((kvh, (h / kvh) * len, hd))?;
+			let mut att = q_i.matmul(&keys.t()?)?;
+			if let Some(mask) = mask {
+				att = att.broadcast_add(mask)?;
+			}
+			let att = softmax_last_dim(&att)?;
+			outs.push(att.matmul(&values)?.reshape((h, len, hd))?.transpose(0, 1)?.reshape((len, h * hd))?);
+			start += len;
+		}
+		if outs.len() == 1 {
+			Ok(outs.pop().expect("one output"))
+		} else {
+			Tensor::cat(&outs, 0)
+		}
 	}
 
 	/// `[n, heads * hd]` projections -> `[heads, n, hd]` with RoPE at each token's position.

@@ -301,3 +301,37 @@ async fn shutdown_closes_streams_left_open_after_the_grace_period() {
 	.await
 	.expect("test timed out");
 }
+
+#[tokio::test]
+async fn health_reports_serving_and_reflection_lists_the_service() {
+	timeout(LIMIT, async {
+		let dir = tempfile::tempdir().unwrap();
+		let (h, _) = tiny_harness(dir.path(), ServiceLimits::default()).await;
+		let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", h.addr)).unwrap().connect().await.unwrap();
+		let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+		let status = health
+			.check(tonic_health::pb::HealthCheckRequest { service: "tessera.v1.Miner".into() })
+			.await
+			.unwrap()
+			.into_inner()
+			.status;
+		assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+		use tonic_reflection::pb::v1::{
+			server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+			server_reflection_response::MessageResponse, ServerReflectionRequest,
+		};
+		let mut reflection = ServerReflectionClient::new(channel);
+		let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+		let mut answers = reflection.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+		let Some(MessageResponse::ListServicesResponse(list)) = answers.message().await.unwrap().unwrap().message_response else {
+			panic!("expected a service list")
+		};
+		let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+		assert!(names.contains(&"tessera.v1.Miner".to_string()), "{names:?}");
+		assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+		h.stop().await;
+	})
+	.await
+	.expect("test timed out");
+}

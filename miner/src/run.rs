@@ -4,19 +4,18 @@
 use std::{
 	net::{IpAddr, SocketAddr},
 	path::PathBuf,
-	sync::Arc,
 	time::Duration,
 };
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tessera_client::{keys, Keypair, KeyFile, TesseraClient};
-use tessera_proto::{Hotkey, Verifier};
+use tessera_proto::Hotkey;
 
 use crate::{
 	callers::{Caller, Callers, Policy},
 	chain::{announce, refresh_callers, Announcement},
-	engine::{Engine, EngineConfig},
+	engine::EngineConfig,
 	gguf::{read_header, write_random_llama, RandomLlama},
 	llama::device_from_spec,
 	metrics::Metrics,
@@ -300,18 +299,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 			}
 		}));
 	}
-	let verifier = Arc::new(Verifier::new(me).with_authorizer(callers.authorizer()));
-	let engine = Engine::start(loaded.llama, args.engine_config(), metrics.clone());
-	let service = MinerService::new(
-		verifier,
-		callers,
-		engine,
-		loaded.bytes,
-		loaded.model_hash,
-		loaded.tokenizer_hash,
-		args.service_limits(),
-		metrics,
-	);
+	let service = MinerService::start(me, loaded, callers, args.engine_config(), args.service_limits(), metrics);
 	tracing::info!(listen = %local, hotkey = %me, "serving tessera.v1.Miner");
 	let result = serve(listener, service, shutdown, Duration::from_secs(args.shutdown_grace_secs)).await;
 	for task in background {

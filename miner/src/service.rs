@@ -103,6 +103,21 @@ impl MinerService {
 		}
 	}
 
+	/// The usual way to build a miner: starts the [`Engine`] around `model` and admits
+	/// the callers `callers` authorizes, with signatures checked for `hotkey`.
+	pub fn start(
+		hotkey: tessera_proto::Hotkey,
+		model: crate::LoadedModel,
+		callers: Arc<Callers>,
+		engine: crate::engine::EngineConfig,
+		limits: ServiceLimits,
+		metrics: Metrics,
+	) -> Self {
+		let verifier = Arc::new(Verifier::new(hotkey).with_authorizer(callers.authorizer()));
+		let engine = Engine::start(model.llama, engine, metrics.clone());
+		Self::new(verifier, callers, engine, model.bytes, model.model_hash, model.tokenizer_hash, limits, metrics)
+	}
+
 	/// What `Info` answers.
 	pub fn info(&self) -> &InfoResponse {
 		&self.info

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use tessera_miner::{
 	callers::{Caller, Callers, Policy},
-	engine::{Engine, EngineConfig},
+	engine::EngineConfig,
 	llama::device_from_spec,
 	metrics::Metrics,
 	model_store,
@@ -24,7 +24,7 @@ use tessera_proto::{
 	auth::signed_stream,
 	method,
 	v1::{evaluate_request, evaluate_response, Document, EvaluateRequest, Open, Reveal, RevealedToken},
-	Hotkey, Verifier,
+	Hotkey,
 };
 
 #[derive(Parser, Debug, Clone)]
@@ -98,19 +98,8 @@ async fn measure(args: &Args, documents: usize) -> anyhow::Result<Measurement> {
 	let callers = Callers::new(1, Policy::default());
 	callers.replace([(Hotkey::of(&validator), Caller { uid: 0, stake: 1, validator_permit: true })].into());
 	let metrics = Metrics::new();
-	let verifier = std::sync::Arc::new(Verifier::new(Hotkey::of(&miner)).with_authorizer(callers.authorizer()));
-	let engine = Engine::start(loaded.llama, EngineConfig::default(), metrics.clone());
 	let limits = ServiceLimits { max_documents: 256, max_context: 4096, ..Default::default() };
-	let service = MinerService::new(
-		verifier,
-		callers,
-		engine,
-		loaded.bytes,
-		loaded.model_hash,
-		loaded.tokenizer_hash,
-		limits,
-		metrics,
-	);
+	let service = MinerService::start(Hotkey::of(&miner), loaded, callers, EngineConfig::default(), limits, metrics);
 	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 	let addr = listener.local_addr()?;
 	let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

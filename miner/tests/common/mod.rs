@@ -2,14 +2,14 @@
 //! real verifier and caller table) and a validator-side Evaluate driver.
 #![allow(dead_code)]
 
-use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
 use candle_core::{quantized::gguf_file, Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use subxt_signer::sr25519::{dev, Keypair};
 use tessera_miner::{
 	callers::{Caller, Callers, Policy},
-	engine::{Engine, EngineConfig},
+	engine::EngineConfig,
 	gguf::{write_random_llama, RandomLlama},
 	metrics::Metrics,
 	service::{serve, MinerService, ServiceLimits},
@@ -24,7 +24,7 @@ use tessera_proto::{
 		evaluate_request, evaluate_response, miner_client::MinerClient, Document, EvaluateRequest, EvaluateResponse,
 		InfoResponse, Open, Reveal, RevealedToken, TokenDistribution,
 	},
-	Hotkey, Verifier,
+	Hotkey,
 };
 use tokio::{sync::mpsc, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
@@ -83,19 +83,8 @@ impl Harness {
 			(Hotkey::of(&no_permit()), Caller { uid: 2, stake: 5, validator_permit: false }),
 		]));
 		let metrics = Metrics::new();
-		let verifier = Arc::new(Verifier::new(miner).with_authorizer(callers.authorizer()));
 		let model_bytes = loaded.bytes.clone();
-		let engine = Engine::start(loaded.llama, engine, metrics.clone());
-		let service = MinerService::new(
-			verifier,
-			callers,
-			engine,
-			loaded.bytes,
-			loaded.model_hash,
-			loaded.tokenizer_hash,
-			limits,
-			metrics.clone(),
-		);
+		let service = MinerService::start(miner, loaded, callers, engine, limits, metrics.clone());
 		let info = service.info().clone();
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();

@@ -125,6 +125,11 @@ impl WeightSetter {
 			if c.netuid != self.netuid {
 				continue;
 			}
+			if !hp.commit_reveal_enabled {
+				tracing::warn!(hash = %hex::encode(c.hash), "commit-reveal was turned off; dropping the unrevealed commit");
+				self.store.remove_commit(&c.hash)?;
+				continue;
+			}
 			let due = match c.reveal_epoch {
 				Some(e) if epoch > e => {
 					tracing::warn!(hash = %hex::encode(c.hash), reveal_epoch = e, epoch, "reveal window missed; dropping the commit");

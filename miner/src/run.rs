@@ -299,7 +299,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 			}
 		}));
 	}
-	let service = MinerService::start(me, loaded, callers, args.engine_config(), args.service_limits(), metrics);
+	let service = MinerService::start(hotkey.clone(), loaded, callers, args.engine_config(), args.service_limits(), metrics);
 	tracing::info!(listen = %local, hotkey = %me, "serving tessera.v1.Miner");
 	let result = serve(listener, service, shutdown, Duration::from_secs(args.shutdown_grace_secs)).await;
 	for task in background {

@@ -9,13 +9,15 @@ use tessera_proto::{
 	limits::Limits,
 	method,
 	model::model_chunks,
+	receipt::{sign_step, step_digests},
 	session::{Effect, EvaluateSession, Expectation},
 	v1::{
 		evaluate_request, evaluate_response, miner_server::Miner, EvaluateError, EvaluateRequest, EvaluateResponse,
 		FetchModelRequest, InfoRequest, InfoResponse, ModelChunk, Step, TokenDistribution,
 	},
-	Verifier,
+	Hotkey, Verifier,
 };
+use subxt_signer::sr25519::Keypair;
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{transport::Server, Request, Response, Status, Streaming};
@@ -50,6 +52,8 @@ impl Default for ServiceLimits {
 /// The miner service: verifies every call, then answers from the engine.
 #[derive(Clone)]
 pub struct MinerService {
+	/// Signs every answered step (see `tessera_proto::receipt`).
+	keypair: Arc<Keypair>,
 	verifier: Arc<Verifier>,
 	callers: Arc<Callers>,
 	engine: Arc<Engine>,
@@ -63,59 +67,44 @@ pub struct MinerService {
 }
 
 impl MinerService {
-	/// A service for the model file `model` (whose BLAKE2b-256 is `model_hash`) run by
-	/// `engine`, admitting the callers `verifier` accepts (its authorizer should be
-	/// `callers.authorizer()`).
-	#[allow(clippy::too_many_arguments)]
-	pub fn new(
-		verifier: Arc<Verifier>,
-		callers: Arc<Callers>,
-		engine: Arc<Engine>,
-		model: Bytes,
-		model_hash: [u8; 32],
-		tokenizer_hash: [u8; 32],
-		limits: ServiceLimits,
-		metrics: Metrics,
-	) -> Self {
-		let max_context = limits.max_context.min(engine.max_context() as u32);
-		let info = InfoResponse {
-			model_hash: model_hash.to_vec(),
-			tokenizer_hash: tokenizer_hash.to_vec(),
-			vocab_size: engine.vocab_size() as u32,
-			max_context,
-			backend: format!("candle/{}", engine.device()),
-			version: env!("CARGO_PKG_VERSION").into(),
-			hotkey: verifier.hotkey().to_ss58(),
-			model_size: model.len() as u64,
-			max_documents: limits.max_documents.min(tessera_proto::limits::MAX_DOCUMENTS),
-			max_top_k: limits.max_top_k.min(tessera_proto::limits::MAX_TOP_K),
-		};
-		Self {
-			verifier,
-			callers,
-			engine,
-			info,
-			model,
-			model_hash,
-			streams: Arc::new(tokio::sync::Semaphore::new(limits.max_streams)),
-			metrics,
-			closing: Arc::new(tokio::sync::watch::channel(false).0),
-		}
-	}
-
-	/// The usual way to build a miner: starts the [`Engine`] around `model` and admits
-	/// the callers `callers` authorizes, with signatures checked for `hotkey`.
+	/// The miner: starts the [`Engine`] around `model`, signs answers with `keypair`
+	/// (whose public key is the miner's hotkey) and admits the callers `callers`
+	/// authorizes.
 	pub fn start(
-		hotkey: tessera_proto::Hotkey,
+		keypair: Keypair,
 		model: crate::LoadedModel,
 		callers: Arc<Callers>,
 		engine: crate::engine::EngineConfig,
 		limits: ServiceLimits,
 		metrics: Metrics,
 	) -> Self {
-		let verifier = Arc::new(Verifier::new(hotkey).with_authorizer(callers.authorizer()));
+		let verifier = Arc::new(Verifier::new(Hotkey::of(&keypair)).with_authorizer(callers.authorizer()));
 		let engine = Engine::start(model.llama, engine, metrics.clone());
-		Self::new(verifier, callers, engine, model.bytes, model.model_hash, model.tokenizer_hash, limits, metrics)
+		let max_context = limits.max_context.min(engine.max_context() as u32);
+		let info = InfoResponse {
+			model_hash: model.model_hash.to_vec(),
+			tokenizer_hash: model.tokenizer_hash.to_vec(),
+			vocab_size: engine.vocab_size() as u32,
+			max_context,
+			backend: format!("candle/{}", engine.device()),
+			version: env!("CARGO_PKG_VERSION").into(),
+			hotkey: verifier.hotkey().to_ss58(),
+			model_size: model.bytes.len() as u64,
+			max_documents: limits.max_documents.min(tessera_proto::limits::MAX_DOCUMENTS),
+			max_top_k: limits.max_top_k.min(tessera_proto::limits::MAX_TOP_K),
+		};
+		Self {
+			keypair: Arc::new(keypair),
+			verifier,
+			callers,
+			engine,
+			info,
+			model: model.bytes,
+			model_hash: model.model_hash,
+			streams: Arc::new(tokio::sync::Semaphore::new(limits.max_streams)),
+			metrics,
+			closing: Arc::new(tokio::sync::watch::channel(false).0),
+		}
 	}
 
 	/// What `Info` answers.
@@ -202,12 +191,26 @@ async fn cut_off(closing: &mut tokio::sync::watch::Receiver<bool>) {
 	}
 }
 
+/// Signs the steps of one stream: for its caller, with the model the miner announces.
+struct StepSigner {
+	keypair: Arc<Keypair>,
+	caller: Hotkey,
+	model_hash: [u8; 32],
+}
+
+impl StepSigner {
+	fn sign(&self, expect: &Expectation, distributions: &[TokenDistribution]) -> Vec<u8> {
+		sign_step(&self.keypair, &self.caller, &self.model_hash, &step_digests(expect, distributions)).to_vec()
+	}
+}
+
 /// Serves one Evaluate stream until the client half-closes it, breaks the protocol, or
 /// goes away. Each request is answered before the next is read.
 async fn serve_stream(
 	mut inbound: Streaming<EvaluateRequest>,
 	tx: mpsc::Sender<Result<EvaluateResponse, Status>>,
 	mut session: EvaluateSession,
+	signer: StepSigner,
 	engine: Arc<Engine>,
 	priority: u64,
 	metrics: Metrics,
@@ -250,7 +253,7 @@ async fn serve_stream(
 		};
 		let resp = match answer {
 			Ok(dists) => {
-				let distributions = expect
+				let distributions: Vec<TokenDistribution> = expect
 					.docs
 					.iter()
 					.zip(dists)
@@ -262,7 +265,10 @@ async fn serve_stream(
 						tail_mass: t.tail_mass,
 					})
 					.collect();
-				EvaluateResponse { msg: Some(evaluate_response::Msg::Step(Step { step: expect.step, distributions })) }
+				let signature = signer.sign(&expect, &distributions);
+				EvaluateResponse {
+					msg: Some(evaluate_response::Msg::Step(Step { step: expect.step, distributions, signature })),
+				}
 			}
 			Err(e) => {
 				let doc_ids: Vec<u32> = expect.docs.iter().map(|d| d.doc_id).collect();
@@ -312,10 +318,11 @@ impl Miner for MinerService {
 		let limits = Limits::from_info(&self.info);
 		let (tx, rx) = mpsc::channel(2);
 		let (engine, metrics, closing) = (self.engine.clone(), self.metrics.clone(), self.closing.subscribe());
+		let signer = StepSigner { keypair: self.keypair.clone(), caller: verified.caller, model_hash: self.model_hash };
 		tokio::spawn(async move {
 			metrics.active_streams.inc();
 			let session = EvaluateSession::new(limits);
-			serve_stream(request.into_inner(), tx, session, engine, priority, metrics.clone(), closing).await;
+			serve_stream(request.into_inner(), tx, session, signer, engine, priority, metrics.clone(), closing).await;
 			metrics.active_streams.dec();
 			drop(permit);
 		});

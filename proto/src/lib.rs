@@ -13,6 +13,7 @@
 //! - [`validate`]: stateless checks of Evaluate messages (malformed input becomes
 //!   `Status::invalid_argument`, never a panic);
 //! - [`session`]: the Evaluate lockstep state machine, usable by both ends of a stream;
+//! - [`receipt`]: the miner's step signatures and the audit/fraud [`receipt::Evidence`];
 //! - [`model`]: model hashing, `FetchModel` chunking (miner) and checking (validator);
 //! - [`hotkey`]: sr25519 public keys and their SS58 form.
 //!
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod hotkey;
 pub mod limits;
 pub mod model;
+pub mod receipt;
 pub mod session;
 pub mod validate;
 

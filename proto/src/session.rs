@@ -19,6 +19,7 @@ use tonic::Status;
 
 use crate::{
 	limits::Limits,
+	receipt::ContextHash,
 	v1::{evaluate_request, evaluate_response, EvaluateRequest, EvaluateResponse},
 	validate::{first_duplicate, validate_distribution, validate_request, validate_response},
 };
@@ -32,6 +33,9 @@ pub struct ExpectedDoc {
 	pub position: u32,
 	/// Most entries the distribution may list.
 	pub top_k: u32,
+	/// Hash of the document's tokens before `position` (what a step signature covers,
+	/// see [`crate::receipt`]).
+	pub context: ContextHash,
 }
 
 /// What the answer to an `Open` or `Reveal` must contain.
@@ -79,6 +83,8 @@ struct Doc {
 	top_k: u32,
 	/// Whether the miner has answered for `position`.
 	answered: bool,
+	/// Hash of the tokens before `position`.
+	context: ContextHash,
 }
 
 /// Protocol state of one Evaluate stream (see the module docs).
@@ -149,8 +155,9 @@ impl EvaluateSession {
 				for d in &open.documents {
 					// Prefix length is at most MAX_PREFIX_TOKENS (validated), so fits u32.
 					let position = d.prefix.len() as u32;
-					self.docs.insert(d.doc_id, Doc { position, top_k: open.top_k, answered: false });
-					docs.push(ExpectedDoc { doc_id: d.doc_id, position, top_k: open.top_k });
+					let context = ContextHash::of(&d.prefix);
+					self.docs.insert(d.doc_id, Doc { position, top_k: open.top_k, answered: false, context });
+					docs.push(ExpectedDoc { doc_id: d.doc_id, position, top_k: open.top_k, context });
 				}
 				Ok(self.expect(docs))
 			},
@@ -179,7 +186,8 @@ impl EvaluateSession {
 					let doc = self.docs.get_mut(&t.doc_id).expect("checked above");
 					doc.position += 1;
 					doc.answered = false;
-					docs.push(ExpectedDoc { doc_id: t.doc_id, position: doc.position, top_k: doc.top_k });
+					doc.context.push(t.token_id);
+					docs.push(ExpectedDoc { doc_id: t.doc_id, position: doc.position, top_k: doc.top_k, context: doc.context });
 				}
 				Ok(self.expect(docs))
 			},
@@ -314,6 +322,7 @@ mod tests {
 						tail_mass: 0.0,
 					})
 					.collect(),
+				signature: vec![],
 			})),
 		}
 	}
@@ -332,7 +341,10 @@ mod tests {
 		assert_eq!(e.step, 0);
 		assert_eq!(
 			e.docs,
-			vec![ExpectedDoc { doc_id: 1, position: 3, top_k: 4 }, ExpectedDoc { doc_id: 2, position: 5, top_k: 4 }]
+			vec![
+				ExpectedDoc { doc_id: 1, position: 3, top_k: 4, context: ContextHash::of(&[1; 3]) },
+				ExpectedDoc { doc_id: 2, position: 5, top_k: 4, context: ContextHash::of(&[1; 5]) }
+			]
 		);
 		assert!(
 			matches!(s.answer(&step_for(&e)).unwrap(), Answered::Step { step: 0, ref invalid } if invalid.is_empty())
@@ -340,6 +352,8 @@ mod tests {
 		let e = expectation(s.apply(&reveal(&[2, 1])).unwrap());
 		assert_eq!(e.step, 1);
 		assert_eq!(e.docs.iter().map(|d| (d.doc_id, d.position)).collect::<Vec<_>>(), vec![(2, 6), (1, 4)]);
+		// The context hash follows the revealed token.
+		assert_eq!(e.docs[0].context, ContextHash::of(&[1, 1, 1, 1, 1, 2]));
 		s.answer(&step_for(&e)).unwrap();
 		// Doc 2 now holds 6 tokens = max context: it cannot take another.
 		let err = s.apply(&reveal(&[2])).unwrap_err();

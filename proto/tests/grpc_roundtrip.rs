@@ -101,7 +101,7 @@ impl Miner for TestMiner {
 				let distributions =
 					expectation.docs.iter().map(|d| predict(d.doc_id, d.position, last[&d.doc_id], d.top_k)).collect();
 				let resp = EvaluateResponse {
-					msg: Some(evaluate_response::Msg::Step(Step { step: expectation.step, distributions })),
+					msg: Some(evaluate_response::Msg::Step(Step { step: expectation.step, distributions, signature: vec![] })),
 				};
 				match session.answer(&resp) {
 					Ok(Answered::Step { invalid, .. }) if invalid.is_empty() => {},

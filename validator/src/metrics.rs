@@ -1,8 +1,10 @@
 //! Prometheus metrics of a validator (served at `/metrics` by `--prometheus-port`).
 
-use substrate_prometheus_endpoint::prometheus::{
-	self, exponential_buckets, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
-	Registry,
+use substrate_prometheus_endpoint::{
+	prometheus::{
+		self, exponential_buckets, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+	},
+	register, Registry,
 };
 
 /// Every metric the validator exports, registered in one [`Registry`] (prefix
@@ -52,20 +54,24 @@ impl Metrics {
 	/// Creates and registers the metrics.
 	pub fn new() -> Self {
 		let registry = Registry::new_custom(Some("tessera_validator".into()), None).expect("static prefix is valid");
-		let gauge = |n: &str, h: &str| IntGauge::new(n, h).expect("static metric");
-		let counter = |n: &str, h: &str| IntCounter::new(n, h).expect("static metric");
-		let counter_vec = |n: &str, h: &str, l: &[&str]| IntCounterVec::new(Opts::new(n, h), l).expect("static metric");
-		let gauge_vec = |n: &str, h: &str| GaugeVec::new(Opts::new(n, h), &["uid"]).expect("static metric");
-		let m = Self {
+		let r = &registry;
+		let gauge = |n: &str, h: &str| register(IntGauge::new(n, h).expect("static metric"), r).expect("registered once");
+		let counter = |n: &str, h: &str| register(IntCounter::new(n, h).expect("static metric"), r).expect("registered once");
+		let counter_vec = |n: &str, h: &str, l: &[&str]| {
+			register(IntCounterVec::new(Opts::new(n, h), l).expect("static metric"), r).expect("registered once")
+		};
+		let gauge_vec =
+			|n: &str, h: &str| register(GaugeVec::new(Opts::new(n, h), &["uid"]).expect("static metric"), r).expect("registered once");
+		let round_seconds = Histogram::with_opts(
+			HistogramOpts::new("round_seconds", "seconds per round").buckets(exponential_buckets(0.25, 2.0, 12).expect("valid buckets")),
+		)
+		.expect("static metric");
+		Self {
 			validator_permit: gauge("validator_permit", "1 if this hotkey holds a validator permit"),
 			registered: gauge("registered", "1 if this hotkey is registered on the subnet"),
 			rounds: counter("rounds_total", "rounds completed"),
 			rounds_skipped: counter_vec("rounds_skipped_total", "rounds skipped, by reason", &["reason"]),
-			round_seconds: Histogram::with_opts(
-				HistogramOpts::new("round_seconds", "seconds per round")
-					.buckets(exponential_buckets(0.25, 2.0, 12).expect("valid buckets")),
-			)
-			.expect("static metric"),
+			round_seconds: register(round_seconds, r).expect("registered once"),
 			miners_evaluated: gauge("miners_evaluated", "miners evaluated in the last round"),
 			miner_outcomes: counter_vec("miner_outcomes_total", "miner round outcomes", &["outcome"]),
 			floored_tokens: counter("floored_tokens_total", "tokens scored at the floor"),
@@ -77,32 +83,10 @@ impl Metrics {
 			corpus_free_bytes: gauge("corpus_free_bytes", "unrevealed corpus bytes usable for windows"),
 			corpus_rounds_left: gauge("corpus_rounds_left", "rounds the corpus has left, roughly"),
 			block: gauge("block", "block of the last metagraph sync"),
-			best_bpb: Gauge::new("best_bpb", "bits per byte of the best miner in the last round").expect("static metric"),
+			best_bpb: register(Gauge::new("best_bpb", "bits per byte of the best miner in the last round").expect("static metric"), r)
+				.expect("registered once"),
 			registry,
-		};
-		let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
-			Box::new(m.validator_permit.clone()),
-			Box::new(m.registered.clone()),
-			Box::new(m.rounds.clone()),
-			Box::new(m.rounds_skipped.clone()),
-			Box::new(m.round_seconds.clone()),
-			Box::new(m.miners_evaluated.clone()),
-			Box::new(m.miner_outcomes.clone()),
-			Box::new(m.floored_tokens.clone()),
-			Box::new(m.scored_tokens.clone()),
-			Box::new(m.miner_bpb.clone()),
-			Box::new(m.miner_ema.clone()),
-			Box::new(m.miner_weight.clone()),
-			Box::new(m.weight_submissions.clone()),
-			Box::new(m.corpus_free_bytes.clone()),
-			Box::new(m.corpus_rounds_left.clone()),
-			Box::new(m.block.clone()),
-			Box::new(m.best_bpb.clone()),
-		];
-		for c in collectors {
-			m.registry.register(c).expect("each metric is registered once");
 		}
-		m
 	}
 
 	/// The metrics in Prometheus text format.

@@ -23,6 +23,7 @@ use rand::Rng;
 use subxt_signer::sr25519::Keypair;
 use tessera_proto::{
 	auth::{signed_stream, signed_unary},
+	receipt::{step_digests, verify_step, Evidence},
 	limits::Limits,
 	method,
 	session::{Answered, EvaluateSession},
@@ -59,14 +60,25 @@ pub struct RoundConfig {
 	pub connect_timeout: Duration,
 	/// For `Info`, and for the miner to accept the `Evaluate` stream.
 	pub info_timeout: Duration,
-	/// For the answer to the `Open` (the miner runs every prefix through its model).
+	/// For the answer to the `Open`, before [`RoundConfig::prefill_rate`] adds time for
+	/// the prefix tokens sent.
 	pub open_timeout: Duration,
-	/// For each later answer (one decode step per document).
+	/// For each later answer, before [`RoundConfig::decode_rate`] adds time for the
+	/// documents revealed.
 	pub step_timeout: Duration,
+	/// Prefix tokens per second a miner must sustain: the `Open` deadline grows by
+	/// `prefix tokens / prefill_rate` (0: no growth).
+	pub prefill_rate: u32,
+	/// Documents per second a miner must sustain in one decode step: each later deadline
+	/// grows by `documents / decode_rate` (0: no growth).
+	pub decode_rate: u32,
 	/// Most miners with a request in flight at once.
 	pub max_concurrency: usize,
 	/// Entries asked per distribution (capped by each miner's `max_top_k`).
 	pub top_k: u32,
+	/// Positions per round kept as signed [`Evidence`] for audits (the same secret,
+	/// random positions for every miner).
+	pub audit_samples: usize,
 	/// The subnet tokenizer's hash; a miner announcing another scores the floor.
 	pub tokenizer_hash: [u8; 32],
 	/// The subnet tokenizer's vocabulary size.
@@ -74,18 +86,39 @@ pub struct RoundConfig {
 }
 
 impl RoundConfig {
-	/// Defaults for `tokenizer_hash` and `vocab_size`: 5 s connect and info, 30 s open,
-	/// 5 s per step, 16 concurrent miners, top-32.
+	/// Defaults for `tokenizer_hash` and `vocab_size`: 5 s connect and info, open 10 s +
+	/// 1 s per 50 prefix tokens, each step 5 s + 1 s per 20 documents, 16 concurrent
+	/// miners, top-32.
 	pub fn new(tokenizer_hash: [u8; 32], vocab_size: u32) -> Self {
 		Self {
 			connect_timeout: Duration::from_secs(5),
 			info_timeout: Duration::from_secs(5),
-			open_timeout: Duration::from_secs(30),
+			open_timeout: Duration::from_secs(10),
 			step_timeout: Duration::from_secs(5),
+			prefill_rate: 50,
+			decode_rate: 20,
 			max_concurrency: 16,
 			top_k: 32,
+			audit_samples: 4,
 			tokenizer_hash,
 			vocab_size,
+		}
+	}
+
+	/// The deadline of `msg`: the base timeout of its kind plus the time the work it asks
+	/// for takes at the configured minimum rates (an `Open` of 8 x 64 tokens at 50 tokens/s
+	/// adds 10.24 s to the base).
+	pub fn deadline(&self, msg: &EvaluateRequest) -> Duration {
+		let extra = |units: usize, rate: u32| {
+			if rate == 0 { Duration::ZERO } else { Duration::from_secs_f64(units as f64 / f64::from(rate)) }
+		};
+		match &msg.msg {
+			Some(evaluate_request::Msg::Open(open)) => {
+				let tokens = open.documents.iter().map(|d| d.prefix.len()).sum();
+				self.open_timeout + extra(tokens, self.prefill_rate)
+			},
+			Some(evaluate_request::Msg::Reveal(reveal)) => self.step_timeout + extra(reveal.tokens.len(), self.decode_rate),
+			_ => self.step_timeout,
 		}
 	}
 }
@@ -167,6 +200,8 @@ pub struct MinerReport {
 	pub invalid: usize,
 	/// Tokens scored at the floor (missing, invalid, or probability ~0).
 	pub floored: usize,
+	/// Signed answers at the round's audit positions.
+	pub evidence: Vec<Evidence>,
 }
 
 /// The result of a round.
@@ -202,6 +237,11 @@ impl RoundResult {
 
 /// One miner's stream.
 struct Conn {
+	/// Who we are, who the miner is, and the model it announced: what its step
+	/// signatures must cover.
+	caller: Hotkey,
+	miner: Hotkey,
+	model_hash: [u8; 32],
 	tx: Option<mpsc::Sender<EvaluateRequest>>,
 	answers: Option<Streaming<EvaluateResponse>>,
 	session: EvaluateSession,
@@ -214,11 +254,15 @@ struct Conn {
 	info: Option<InfoResponse>,
 	answered: usize,
 	invalid: usize,
+	evidence: Vec<Evidence>,
 }
 
 impl Conn {
 	fn cut(reason: Outcome, n: usize) -> Self {
 		Self {
+			caller: Hotkey([0; 32]),
+			miner: Hotkey([0; 32]),
+			model_hash: [0; 32],
 			tx: None,
 			answers: None,
 			session: EvaluateSession::new(Limits::default()),
@@ -229,6 +273,7 @@ impl Conn {
 			info: None,
 			answered: 0,
 			invalid: 0,
+			evidence: Vec::new(),
 		}
 	}
 
@@ -268,9 +313,18 @@ impl Conn {
 		(EvaluateRequest { msg: Some(msg) }, names)
 	}
 
-	/// Sends `msg` and waits for its answer; returns the distributions by window. Any
+	/// Sends `msg` and waits for its answer; returns the distributions by window, with
+	/// the signed step checked, and keeps [`Evidence`] of the windows in `audit`. Any
 	/// failure cuts the miner off.
-	async fn exchange(&mut self, msg: EvaluateRequest, names: Vec<usize>, step: usize, timeout: Duration) -> Vec<(usize, TokenDistribution)> {
+	async fn exchange(
+		&mut self,
+		msg: EvaluateRequest,
+		names: Vec<usize>,
+		step: usize,
+		timeout: Duration,
+		audit: &[usize],
+		windows: &[Window],
+	) -> Vec<(usize, TokenDistribution)> {
 		if let Err(status) = self.session.apply(&msg) {
 			// Our own message broke the protocol: a bug here, not the miner's fault; the
 			// miner is still cut off, since the stream cannot go on.
@@ -278,6 +332,7 @@ impl Conn {
 			self.kill(Outcome::ProtocolError { step, reason: format!("validator bug: {}", status.message()) });
 			return Vec::new();
 		}
+		let expected = self.session.pending().cloned().expect("an Open or Reveal is always answered");
 		let (Some(tx), Some(answers)) = (self.tx.as_ref(), self.answers.as_mut()) else { return Vec::new() };
 		let result = tokio::time::timeout(timeout, async {
 			tx.send(msg).await.map_err(|_| "request stream closed".to_string())?;
@@ -313,6 +368,28 @@ impl Conn {
 			Ok(Answered::Step { invalid, .. }) => {
 				self.invalid += invalid.len();
 				let Some(evaluate_response::Msg::Step(s)) = resp.msg else { return Vec::new() };
+				let digests = step_digests(&expected, &s.distributions);
+				if !verify_step(&self.miner, &self.caller, &self.model_hash, &digests, &s.signature) {
+					self.kill(Outcome::ProtocolError { step, reason: "the step is not signed by the miner's hotkey".into() });
+					return Vec::new();
+				}
+				for (index, (&w, d)) in names.iter().zip(&s.distributions).enumerate() {
+					if audit.contains(&w) {
+						let win = &windows[w];
+						self.evidence.push(Evidence {
+							miner: self.miner.0,
+							caller: self.caller.0,
+							model_hash: self.model_hash,
+							digests: digests.clone(),
+							index: index as u32,
+							context: win.tokens[..win.prefix + step].to_vec(),
+							token_ids: d.token_ids.clone(),
+							logprob_bits: d.logprobs.iter().map(|l| l.to_bits()).collect(),
+							tail_mass_bits: d.tail_mass.to_bits(),
+							signature: s.signature.clone().try_into().expect("verified signatures are 64 bytes"),
+						});
+					}
+				}
 				self.answered += s.distributions.len();
 				// The session checked that the distributions name `names` in order.
 				names.into_iter().zip(s.distributions).collect()
@@ -393,7 +470,13 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 			doc_ids.push(id);
 		}
 	}
+	let Ok(model_hash) = <[u8; 32]>::try_from(info.model_hash.as_slice()) else {
+		return bad(format!("model hash of {} bytes", info.model_hash.len()), &info);
+	};
 	Conn {
+		caller: Hotkey::of(key),
+		miner: target.hotkey,
+		model_hash,
 		tx: Some(tx),
 		answers: Some(answers),
 		session: EvaluateSession::new(limits),
@@ -404,13 +487,14 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 		info: Some(info),
 		answered: 0,
 		invalid: 0,
+		evidence: Vec::new(),
 	}
 }
 
 /// Runs one round of `windows` (all with the same number of scored tokens) on `miners`,
 /// signing as `key`. Never fails: every problem with a miner becomes its [`Outcome`] and
-/// floors. Takes at most about `info + open_timeout + (steps - 1) * step_timeout` plus
-/// connection time, however the miners behave.
+/// floors. Takes at most about the info timeout plus the sum of the step deadlines
+/// ([`RoundConfig::deadline`]) plus connection time, however the miners behave.
 pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair, cfg: &RoundConfig) -> RoundResult {
 	let started = Instant::now();
 	let steps = windows.iter().map(|w| w.tokens.len() - w.prefix).min().unwrap_or(0);
@@ -421,6 +505,12 @@ pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair
 		.flat_map(|w| w.bytes[w.prefix..w.prefix + steps].iter().copied())
 		.collect();
 	let concurrency = cfg.max_concurrency.max(1);
+	// The audit positions: secret, random, the same for every miner (so miners serving
+	// the same model share one recomputation). Audits at step s: windows audit[s].
+	let mut audit: Vec<Vec<usize>> = vec![Vec::new(); steps];
+	for i in rand::seq::index::sample(&mut rand::thread_rng(), n_tokens, cfg.audit_samples.min(n_tokens)) {
+		audit[i % steps].push(i / steps);
+	}
 
 	let mut conns: Vec<Conn> = futures::stream::iter(miners.iter().map(|m| connect(m, key, windows, cfg)))
 		.buffered(concurrency)
@@ -428,11 +518,12 @@ pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair
 		.await;
 
 	for step in 0..steps {
-		let timeout = if step == 0 { cfg.open_timeout } else { cfg.step_timeout };
 		let answers: Vec<(usize, Vec<(usize, TokenDistribution)>)> = futures::stream::iter(
 			conns.iter_mut().enumerate().filter(|(_, c)| c.alive()).map(|(i, c)| {
 				let (msg, names) = c.message(windows, step);
-				async move { (i, c.exchange(msg, names, step, timeout).await) }
+				let timeout = cfg.deadline(&msg);
+				let audit = &audit[step];
+				async move { (i, c.exchange(msg, names, step, timeout, audit, windows).await) }
 			}),
 		)
 		.buffer_unordered(concurrency)
@@ -460,8 +551,35 @@ pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair
 				answered: c.answered,
 				invalid: c.invalid,
 				floored,
+				evidence: c.evidence,
 			}
 		})
 		.collect();
 	RoundResult { bits, bytes, miners, elapsed: started.elapsed(), steps }
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn open(docs: usize, prefix: usize) -> EvaluateRequest {
+		let documents = (0..docs).map(|d| Document { doc_id: d as u32, prefix: vec![1; prefix] }).collect();
+		EvaluateRequest { msg: Some(evaluate_request::Msg::Open(Open { documents, top_k: 8 })) }
+	}
+
+	fn reveal(docs: usize) -> EvaluateRequest {
+		let tokens = (0..docs).map(|d| RevealedToken { doc_id: d as u32, token_id: 1 }).collect();
+		EvaluateRequest { msg: Some(evaluate_request::Msg::Reveal(Reveal { tokens })) }
+	}
+
+	#[test]
+	fn deadlines_grow_with_the_work_asked() {
+		let cfg = RoundConfig::new([0; 32], 100);
+		assert_eq!(cfg.deadline(&open(8, 64)), Duration::from_secs(10) + Duration::from_secs_f64(512.0 / 50.0));
+		assert_eq!(cfg.deadline(&open(32, 64)), Duration::from_secs(10) + Duration::from_secs_f64(2048.0 / 50.0));
+		assert_eq!(cfg.deadline(&reveal(8)), Duration::from_secs(5) + Duration::from_millis(400));
+		let fixed = RoundConfig { prefill_rate: 0, decode_rate: 0, ..cfg };
+		assert_eq!(fixed.deadline(&open(32, 64)), fixed.open_timeout);
+		assert_eq!(fixed.deadline(&reveal(32)), fixed.step_timeout);
+	}
 }

@@ -85,18 +85,31 @@ pub struct CommonArgs {
 	/// Entries asked per distribution.
 	#[arg(long, env = "TESSERA_TOP_K", default_value_t = 32)]
 	pub top_k: u32,
-	/// Milliseconds a miner has for each answer after the first.
+	/// Milliseconds a miner has for each answer after the first, plus the time
+	/// `--decode-rate` gives for the documents revealed.
 	#[arg(long, env = "TESSERA_STEP_TIMEOUT_MS", default_value_t = 5_000)]
 	pub step_timeout_ms: u64,
-	/// Milliseconds a miner has for its first answer (it reads every prefix).
-	#[arg(long, env = "TESSERA_OPEN_TIMEOUT_MS", default_value_t = 30_000)]
+	/// Milliseconds a miner has for its first answer (it reads every prefix), plus the time
+	/// `--prefill-rate` gives for the prefix tokens.
+	#[arg(long, env = "TESSERA_OPEN_TIMEOUT_MS", default_value_t = 10_000)]
 	pub open_timeout_ms: u64,
+	/// Prefix tokens per second a miner must sustain; the first deadline grows by the
+	/// tokens sent divided by this (0: fixed deadline).
+	#[arg(long, env = "TESSERA_PREFILL_RATE", default_value_t = 50)]
+	pub prefill_rate: u32,
+	/// Documents per second a miner must sustain in one decode step; each later deadline
+	/// grows by the documents revealed divided by this (0: fixed deadline).
+	#[arg(long, env = "TESSERA_DECODE_RATE", default_value_t = 20)]
+	pub decode_rate: u32,
 	/// Milliseconds to connect to a miner, and for its `Info`.
 	#[arg(long, env = "TESSERA_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
 	pub connect_timeout_ms: u64,
 	/// Most miners with a request in flight at once.
 	#[arg(long, env = "TESSERA_MAX_CONCURRENCY", default_value_t = 16)]
 	pub max_concurrency: usize,
+	/// Positions per round kept as signed evidence and re-run for audits.
+	#[arg(long, env = "TESSERA_AUDIT_SAMPLES", default_value_t = 4)]
+	pub audit_samples: usize,
 }
 
 impl CommonArgs {
@@ -121,8 +134,11 @@ impl CommonArgs {
 			info_timeout: Duration::from_millis(self.connect_timeout_ms),
 			open_timeout: Duration::from_millis(self.open_timeout_ms),
 			step_timeout: Duration::from_millis(self.step_timeout_ms),
+			prefill_rate: self.prefill_rate,
+			decode_rate: self.decode_rate,
 			max_concurrency: self.max_concurrency.max(1),
 			top_k: self.top_k.max(1),
+			audit_samples: self.audit_samples,
 			tokenizer_hash: tokenizer.hash(),
 			vocab_size: tokenizer.vocab_size(),
 		}

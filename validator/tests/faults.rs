@@ -37,6 +37,7 @@ async fn misbehaving_miners_get_the_floor_and_never_stall_the_round() {
 	let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 	// A fake claiming someone else's hotkey.
 	let impostor = FakeMiner::start("impostor", Behaviour::Garbage, &key(6), &tok, log.clone(), |_| {}).await;
+	let forger = FakeMiner::start("forger", Behaviour::BadSignature, &key(10), &tok, log.clone(), |_| {}).await;
 
 	let miners = vec![
 		target(10, honest.hotkey, honest.addr),
@@ -48,6 +49,7 @@ async fn misbehaving_miners_get_the_floor_and_never_stall_the_round() {
 		target(16, Hotkey::of(&key(7)), closed),
 		target(17, Hotkey::of(&key(8)), impostor.addr),
 		target(18, tiny.hotkey, tiny.addr),
+		target(19, forger.hotkey, forger.addr),
 	];
 	let windows = common::windows(&tok, 4, 8, 16);
 	let mut cfg = RoundConfig::new(tok.hash(), tok.vocab_size());
@@ -84,9 +86,25 @@ async fn misbehaving_miners_get_the_floor_and_never_stall_the_round() {
 	assert!(matches!(outcome(5), Outcome::ProtocolError { step: 0, .. }), "{:?}", outcome(5));
 	assert!(matches!(outcome(6), Outcome::Unreachable(_)), "{:?}", outcome(6));
 	assert!(matches!(outcome(7), Outcome::BadInfo(r) if r.contains("hotkey")), "{:?}", outcome(7));
-	for i in [1, 4, 5, 6, 7] {
+	assert!(
+		matches!(outcome(9), Outcome::ProtocolError { step: 0, reason } if reason.contains("signed")),
+		"{:?}",
+		outcome(9)
+	);
+	for i in [1, 4, 5, 6, 7, 9] {
 		assert!(result.bits.row(i).iter().all(|&b| b == FLOOR_BITS), "miner {i} is all floor");
 	}
+	// Signed evidence at the same secret positions for every miner that answered them; it
+	// verifies on its own, and the contexts are the round's text.
+	assert_eq!(cfg.audit_samples, 4);
+	let positions = |i: usize| m[i].evidence.iter().map(|e| e.context.clone()).collect::<Vec<_>>();
+	assert_eq!(m[0].evidence.len(), 4);
+	assert_eq!(positions(0), positions(8));
+	for e in m[0].evidence.iter().chain(&m[8].evidence) {
+		e.verify().expect("a real miner's evidence verifies");
+		assert!(windows.iter().any(|w| w.tokens.starts_with(&e.context)));
+	}
+	assert!(m[9].evidence.is_empty(), "nothing unverified is kept");
 	// Before they stopped, the stalling and dropping miners were scored (uniform: log2 V).
 	let uniform = (tok.vocab_size() as f64).log2();
 	assert!((result.bits[[2, 0]] - uniform).abs() < 1e-3);

@@ -99,7 +99,7 @@ async fn measure(args: &Args, documents: usize) -> anyhow::Result<Measurement> {
 	callers.replace([(Hotkey::of(&validator), Caller { uid: 0, stake: 1, validator_permit: true })].into());
 	let metrics = Metrics::new();
 	let limits = ServiceLimits { max_documents: 256, max_context: 4096, ..Default::default() };
-	let service = MinerService::start(Hotkey::of(&miner), loaded, callers, EngineConfig::default(), limits, metrics);
+	let service = MinerService::start(miner.clone(), loaded, callers, EngineConfig::default(), limits, metrics);
 	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 	let addr = listener.local_addr()?;
 	let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -84,7 +84,7 @@ impl Harness {
 		]));
 		let metrics = Metrics::new();
 		let model_bytes = loaded.bytes.clone();
-		let service = MinerService::start(miner, loaded, callers, engine, limits, metrics.clone());
+		let service = MinerService::start(miner_key(), loaded, callers, engine, limits, metrics.clone());
 		let info = service.info().clone();
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();

@@ -16,13 +16,14 @@ use rand::{rngs::StdRng, SeedableRng};
 use subxt_signer::sr25519::Keypair;
 use tessera_miner::{
 	callers::{Caller, Callers, Policy},
-	engine::{Engine, EngineConfig},
+	engine::EngineConfig,
 	gguf::{write_random_llama, RandomLlama},
 	metrics::Metrics,
 	service::{serve, MinerService, ServiceLimits},
 	LoadedModel,
 };
 use tessera_proto::{
+	receipt::{sign_step, step_digests},
 	session::{Effect, EvaluateSession},
 	v1::{
 		evaluate_response, miner_server::Miner, EvaluateRequest, EvaluateResponse, FetchModelRequest, InfoRequest,
@@ -125,19 +126,8 @@ impl RealMiner {
 		let hotkey = Hotkey::of(key);
 		let callers = Callers::new(1, Policy { require_permit: true, min_stake: 0 });
 		callers.replace(HashMap::from([(validator, Caller { uid: 0, stake: 1_000_000, validator_permit: true })]));
-		let metrics = Metrics::new();
-		let verifier = Arc::new(tessera_proto::Verifier::new(hotkey).with_authorizer(callers.authorizer()));
-		let engine = Engine::start(loaded.llama, EngineConfig::default(), metrics.clone());
-		let service = MinerService::new(
-			verifier,
-			callers,
-			engine,
-			loaded.bytes,
-			loaded.model_hash,
-			loaded.tokenizer_hash,
-			ServiceLimits::default(),
-			metrics,
-		);
+		let service =
+			MinerService::start(key.clone(), loaded, callers, EngineConfig::default(), ServiceLimits::default(), Metrics::new());
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();
 		let (stop, stopped) = oneshot::channel::<()>();
@@ -171,6 +161,8 @@ pub enum Behaviour {
 	Drop { after: usize },
 	/// Answers with a distribution for a position the validator did not ask.
 	WrongPosition,
+	/// Valid uniform distributions, but steps signed by another key.
+	BadSignature,
 }
 
 /// Events a fake miner records: (miner name, "recv" or "send", step, when).
@@ -179,6 +171,7 @@ pub type Log = Arc<Mutex<Vec<(&'static str, &'static str, u32, Instant)>>>;
 #[derive(Clone)]
 struct Fake {
 	name: &'static str,
+	key: Arc<Keypair>,
 	behaviour: Behaviour,
 	info: InfoResponse,
 	log: Log,
@@ -195,6 +188,7 @@ impl Miner for Fake {
 	type EvaluateStream = BoxStream<EvaluateResponse>;
 
 	async fn evaluate(&self, request: Request<Streaming<EvaluateRequest>>) -> Result<Response<Self::EvaluateStream>, Status> {
+		let caller = tessera_proto::Envelope::from_metadata(request.metadata()).map_err(|e| Status::unauthenticated(e.to_string()))?.caller;
 		let mut inbound = request.into_inner();
 		let (tx, rx) = tokio::sync::mpsc::channel(4);
 		let me = self.clone();
@@ -246,8 +240,11 @@ impl Miner for Fake {
 							tail_mass: 1.0,
 						},
 					})
-					.collect();
-				let resp = EvaluateResponse { msg: Some(evaluate_response::Msg::Step(Step { step: e.step, distributions })) };
+					.collect::<Vec<_>>();
+				let signer = if me.behaviour == Behaviour::BadSignature { Keypair::from_secret_key([9; 32]).unwrap() } else { (*me.key).clone() };
+				let model_hash: [u8; 32] = me.info.model_hash.clone().try_into().unwrap();
+				let signature = sign_step(&signer, &caller, &model_hash, &step_digests(&e, &distributions)).to_vec();
+				let resp = EvaluateResponse { msg: Some(evaluate_response::Msg::Step(Step { step: e.step, distributions, signature })) };
 				let _ = session.answer(&resp);
 				me.log.lock().push((me.name, "send", e.step, Instant::now()));
 				if tx.send(Ok(resp)).await.is_err() {
@@ -296,7 +293,7 @@ impl FakeMiner {
 			max_top_k: 64,
 		};
 		tweak(&mut info);
-		let fake = Fake { name, behaviour, info, log };
+		let fake = Fake { name, key: Arc::new(key.clone()), behaviour, info, log };
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();
 		let task = tokio::spawn(async move {

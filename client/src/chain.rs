@@ -156,6 +156,19 @@ impl TesseraClient {
 			.await
 	}
 
+	/// Report neuron `uid` of `netuid` for fraud, signed by a validator `hotkey` holding a
+	/// permit; `evidence_hash` names the evidence the validator keeps. The returned events
+	/// include `FraudReported` and, when this report crossed the subnet's threshold,
+	/// `MinerSlashed`, `ModelBarred` and `MinerDeregistered`.
+	pub async fn report_fraud(&self, hotkey: &Keypair, netuid: u16, uid: u16, evidence_hash: H256) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().report_fraud(netuid, uid, evidence_hash), hotkey).await
+	}
+
+	/// Take `hotkey` off `netuid` (signed by its owner `coldkey`); its bond is returned.
+	pub async fn deregister(&self, coldkey: &Keypair, netuid: u16, hotkey: &AccountId) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().deregister(netuid, hotkey.clone()), coldkey).await
+	}
+
 	/// Root: change a hyperparameter through sudo.
 	pub async fn sudo_set_hyperparam(&self, sudo: &Keypair, netuid: u16, param: Hyperparam) -> Result<TxOutcome, ClientError> {
 		use runtime::runtime_types::{pallet_tessera::pallet::Call, tessera_runtime::RuntimeCall};

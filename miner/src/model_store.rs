@@ -57,13 +57,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 	move |source| StoreError::Io { path: path.display().to_string(), source }
 }
 
-/// The models directory: `$TESSERA_CACHE/models`, else `<user cache dir>/tessera/models`
-/// (`~/.cache/tessera/models` on Linux).
-pub fn models_dir() -> PathBuf {
+/// Tessera's cache directory: `$TESSERA_CACHE`, else `<user cache dir>/tessera`
+/// (`~/.cache/tessera` on Linux).
+pub fn cache_root() -> PathBuf {
 	match std::env::var_os("TESSERA_CACHE") {
-		Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("models"),
-		_ => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("tessera").join("models"),
+		Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+		_ => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("tessera"),
 	}
+}
+
+/// The models directory: `<cache_root>/models`.
+pub fn models_dir() -> PathBuf {
+	cache_root().join("models")
 }
 
 /// Where the default model is kept.

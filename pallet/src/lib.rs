@@ -12,6 +12,7 @@
 //! - [`staking`]: share pools, `add_stake`, `remove_stake`, delegate take;
 //! - [`weights`]: `set_weights` checks, commit-reveal;
 //! - [`subnets`]: subnet creation and hyperparameter setters;
+//! - [`fraud`]: miner bonds, `report_fraud`, slashing and `deregister`;
 //! - [`metagraph`]: the `TesseraApi` runtime API and its one-call metagraph.
 //!
 //! Every call is weighed by [`weights_info::WeightInfo`]; no call loops over more than
@@ -24,7 +25,9 @@ extern crate alloc;
 pub use pallet::*;
 
 pub mod epoch;
+pub mod fraud;
 pub mod metagraph;
+pub mod migrations;
 pub mod registration;
 pub mod serving;
 pub mod staking;
@@ -61,7 +64,8 @@ pub mod pallet {
 	use sp_runtime::traits::AccountIdConversion;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// 2: `SubnetHyperparams` gained the audit fields (see [`crate::migrations`]).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -73,6 +77,8 @@ pub mod pallet {
 	pub enum HoldReason {
 		/// Tokens a coldkey has staked to a hotkey's pool.
 		Staked,
+		/// A miner's registration bond on a subnet with audits enabled.
+		MinerBond,
 	}
 
 	#[pallet::config]
@@ -168,7 +174,7 @@ pub mod pallet {
 	// Neurons
 	// ----------------------------------------------------------------------------------
 
-	/// Number of neurons (uids in use) per subnet.
+	/// Number of uid slots per subnet: neurons plus vacated uids (see `VacantUids`).
 	#[pallet::storage]
 	pub type SubnetN<T> = StorageMap<_, Twox64Concat, NetUid, u16, ValueQuery>;
 
@@ -225,10 +231,39 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// Model hashes barred from a subnet (proven fraud).
+	/// Model hashes an owner (coldkey) may no longer commit on a subnet, after a fraud slash
+	/// of one of its hotkeys that claimed them, with the block of the bar. Keyed by owner:
+	/// honest miners serving the same (e.g. the default) model are not affected, so a
+	/// cheater cannot bar a popular model for everyone.
 	#[pallet::storage]
-	pub type BarredModels<T> =
-		StorageDoubleMap<_, Twox64Concat, NetUid, Identity, H256, BlockHeight, OptionQuery>;
+	pub type BarredModels<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, (T::AccountId, H256), BlockHeight, OptionQuery>;
+
+	/// Bond held from the owner coldkey of each `(netuid, hotkey)`: the amount actually
+	/// held at registration (later `miner_bond` changes do not affect it).
+	#[pallet::storage]
+	pub type MinerBonds<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, Balance, OptionQuery>;
+
+	/// Fraud reports against each `(netuid, uid)`, oldest first. Cleared whenever the uid
+	/// changes hands, so reports never carry over to a new neuron. Only reports of
+	/// validators that still hold a permit and are younger than `fraud_window` count;
+	/// the others are dropped at the next report.
+	#[pallet::storage]
+	pub type FraudReports<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		NetUid,
+		Twox64Concat,
+		Uid,
+		BoundedVec<FraudReport<T::AccountId>, fraud::MaxReporters<T>>,
+		ValueQuery,
+	>;
+
+	/// Uids below `SubnetN` left empty by `deregister` or a fraud slash, ascending; the
+	/// next registrations fill them first.
+	#[pallet::storage]
+	pub type VacantUids<T> = StorageMap<_, Twox64Concat, NetUid, Vec<Uid>, ValueQuery>;
 
 	// ----------------------------------------------------------------------------------
 	// Epoch outputs (vectors indexed by uid, length `SubnetN`)
@@ -412,6 +447,39 @@ pub mod pallet {
 		WeightsCommitted { netuid: NetUid, hotkey: T::AccountId, hash: H256, reveal_epoch: u64 },
 		/// A neuron revealed committed weights.
 		WeightsRevealed { netuid: NetUid, hotkey: T::AccountId, hash: H256 },
+		/// A registration on a subnet with audits placed a bond on the coldkey.
+		MinerBonded { netuid: NetUid, uid: Uid, hotkey: T::AccountId, coldkey: T::AccountId, amount: Balance },
+		/// A bond was released to its coldkey (clean exit: deregistration or pruning).
+		BondReturned { netuid: NetUid, hotkey: T::AccountId, coldkey: T::AccountId, amount: Balance },
+		/// A validator reported a neuron for fraud. `reported_stake` is the permit stake of
+		/// every reporter whose report still counts, `permitted_stake` the subnet's total.
+		FraudReported {
+			netuid: NetUid,
+			uid: Uid,
+			hotkey: T::AccountId,
+			reporter: T::AccountId,
+			evidence_hash: H256,
+			reported_stake: Balance,
+			permitted_stake: Balance,
+		},
+		/// Fraud reports crossed the threshold: the neuron's bond of `amount` was slashed to
+		/// `destination`; `burned` is the part burned (all of it, or reporter shares that
+		/// could not be paid).
+		MinerSlashed {
+			netuid: NetUid,
+			uid: Uid,
+			hotkey: T::AccountId,
+			coldkey: T::AccountId,
+			amount: Balance,
+			destination: SlashDestination,
+			burned: Balance,
+		},
+		/// A reporter's coldkey received its share of a slashed bond.
+		SlashRewardPaid { netuid: NetUid, reporter: T::AccountId, coldkey: T::AccountId, amount: Balance },
+		/// A model hash was barred for an owner on a subnet after a fraud slash.
+		ModelBarred { netuid: NetUid, coldkey: T::AccountId, model_hash: H256 },
+		/// A neuron left its subnet; its uid is vacant until the next registration.
+		MinerDeregistered { netuid: NetUid, uid: Uid, hotkey: T::AccountId, reason: DeregisterReason },
 	}
 
 	#[pallet::error]
@@ -453,7 +521,8 @@ pub mod pallet {
 		ServingRateLimitExceeded,
 		/// The tokenizer hash differs from the subnet's tokenizer hash.
 		TokenizerMismatch,
-		/// This model hash was barred from the subnet for fraud.
+		/// The hotkey's owner was slashed for fraud while claiming this model hash: it may
+		/// not commit it on this subnet again.
 		ModelBarred,
 		/// The hotkey already committed exactly this model and tokenizer.
 		ModelAlreadyCommitted,
@@ -503,10 +572,26 @@ pub mod pallet {
 		RevealTooEarly,
 		/// The matching commit's reveal epoch is over.
 		RevealTooLate,
+		/// The subnet does not run audits: no bonds, no fraud reports.
+		AuditsDisabled,
+		/// The coldkey cannot pay the registration burn plus the miner bond and stay alive.
+		NotEnoughBalanceForBond,
+		/// This validator already reported this neuron within the fraud window.
+		AlreadyReported,
+		/// A validator cannot report itself.
+		CannotReportSelf,
+		/// The neuron already has a report from every permitted validator.
+		TooManyFraudReports,
+		/// The neuron has fraud reports that still count; it can leave once they expire.
+		FraudReportsPending,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_runtime_upgrade() -> Weight {
+			migrations::migrate::<T>()
+		}
+
 		fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
 			let now = Self::current_block();
 			Self::on_new_block()
@@ -680,6 +765,39 @@ pub mod pallet {
 			SubnetEmissionShare::<T>::insert(netuid, share);
 			Self::deposit_event(Event::EmissionShareSet { netuid, share });
 			Ok(())
+		}
+
+		/// Report neuron `uid` of `netuid` for fraud (signed answers that do not come from
+		/// its committed model), signed by a validator hotkey of the subnet holding a
+		/// permit; `evidence_hash` identifies the evidence the validator keeps. When the
+		/// permit stake of the validators whose reports count (younger than
+		/// `fraud_window`) exceeds `fraud_threshold` of the subnet's permit stake, the
+		/// neuron's bond is slashed, its model hash barred and its uid vacated.
+		///
+		/// Weighed by the subnet's number of validator permits (every loop is bounded by
+		/// it). As subtensor's `set_weights`, a successful report pays no fee: only
+		/// permitted validators get that far, once per neuron per window.
+		#[pallet::call_index(12)]
+		#[pallet::weight(T::WeightInfo::report_fraud(Pallet::<T>::validator_permit_count(*netuid)))]
+		pub fn report_fraud(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			uid: Uid,
+			evidence_hash: H256,
+		) -> DispatchResultWithPostInfo {
+			let reporter = ensure_signed(origin)?;
+			Self::do_report_fraud(reporter, netuid, uid, evidence_hash)?;
+			Ok(Pays::No.into())
+		}
+
+		/// Take `hotkey` off subnet `netuid` (signed by its owner coldkey): its uid becomes
+		/// vacant and its bond, if any, is released. Refused while fraud reports against
+		/// it still count.
+		#[pallet::call_index(13)]
+		#[pallet::weight(T::WeightInfo::deregister())]
+		pub fn deregister(origin: OriginFor<T>, netuid: NetUid, hotkey: T::AccountId) -> DispatchResult {
+			let coldkey = ensure_signed(origin)?;
+			Self::do_deregister(coldkey, netuid, hotkey)
 		}
 	}
 

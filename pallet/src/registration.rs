@@ -1,4 +1,8 @@
-//! Neuron registration: burn, uid assignment and pruning when a subnet is full.
+//! Neuron registration: burn, miner bond, uid assignment and pruning when a subnet is full.
+//!
+//! A registration fills, in this order: the lowest vacant uid (left by `deregister` or a
+//! fraud slash), a new uid while the subnet has room, or the uid of the neuron with the
+//! lowest pruning score outside its immunity period. A pruned neuron's bond is returned.
 
 use crate::*;
 use alloc::vec::Vec;
@@ -6,10 +10,20 @@ use frame_support::{
 	ensure,
 	pallet_prelude::*,
 	traits::{
-		fungible::{Inspect, Mutate},
+		fungible::{Inspect, Mutate, MutateHold},
 		tokens::{Fortitude, Precision, Preservation},
 	},
 };
+
+/// Where a registration puts the new neuron.
+enum Slot<AccountId> {
+	/// A new uid at the end.
+	Append,
+	/// A uid left vacant by a deregistration.
+	Vacant(Uid),
+	/// The uid of a pruned neuron (its hotkey).
+	Replace(Uid, AccountId),
+}
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn do_burned_register(
@@ -33,29 +47,58 @@ impl<T: Config> Pallet<T> {
 			ensure!(owner == coldkey, Error::<T>::NotHotkeyOwner);
 		}
 		let burn = params.burn;
-		ensure!(
-			T::Currency::reducible_balance(&coldkey, Preservation::Preserve, Fortitude::Polite) >= burn,
-			Error::<T>::NotEnoughBalanceToRegister
-		);
+		let spendable = T::Currency::reducible_balance(&coldkey, Preservation::Preserve, Fortitude::Polite);
+		ensure!(spendable >= burn, Error::<T>::NotEnoughBalanceToRegister);
+		let bond = if params.audits_enabled { params.miner_bond } else { 0 };
+		ensure!(spendable - burn >= bond, Error::<T>::NotEnoughBalanceForBond);
 
 		let n = SubnetN::<T>::get(netuid);
 		let now = Self::current_block();
 		// Decide the uid before taking any money, so a full immune subnet costs nothing.
-		let (uid, replaced) = if n < params.max_allowed_uids {
-			(n, None)
+		let slot = if let Some(uid) = VacantUids::<T>::get(netuid).first().copied() {
+			Slot::Vacant(uid)
+		} else if n < params.max_allowed_uids {
+			Slot::Append
 		} else {
 			let uid = Self::neuron_to_prune(netuid, &params, now).ok_or(Error::<T>::AllNeuronsImmune)?;
-			(uid, Keys::<T>::get(netuid, uid))
+			match Keys::<T>::get(netuid, uid) {
+				Some(old) => Slot::Replace(uid, old),
+				None => Slot::Vacant(uid),
+			}
 		};
 
 		T::Currency::burn_from(&coldkey, burn, Preservation::Preserve, Precision::Exact, Fortitude::Polite)
 			.map_err(|_| Error::<T>::NotEnoughBalanceToRegister)?;
-
-		match &replaced {
-			None => Self::append_neuron(netuid, &hotkey, now),
-			Some(old) => Self::replace_neuron(netuid, uid, old, &hotkey, now),
+		if bond > 0 {
+			T::Currency::hold(&HoldReason::MinerBond.into(), &coldkey, bond)
+				.map_err(|_| Error::<T>::NotEnoughBalanceForBond)?;
 		}
+
+		let (uid, replaced) = match slot {
+			Slot::Append => (Self::append_neuron(netuid, &hotkey, now), None),
+			Slot::Vacant(uid) => {
+				VacantUids::<T>::mutate(netuid, |v| v.retain(|u| *u != uid));
+				Self::install_neuron(netuid, uid, &hotkey, now);
+				(uid, None)
+			},
+			Slot::Replace(uid, old) => {
+				Self::release_bond(netuid, &old);
+				Self::clear_neuron(netuid, uid, &old);
+				Self::install_neuron(netuid, uid, &hotkey, now);
+				(uid, Some(old))
+			},
+		};
 		Owner::<T>::insert(&hotkey, &coldkey);
+		if bond > 0 {
+			MinerBonds::<T>::insert(netuid, &hotkey, bond);
+			Self::deposit_event(Event::MinerBonded {
+				netuid,
+				uid,
+				hotkey: hotkey.clone(),
+				coldkey: coldkey.clone(),
+				amount: bond,
+			});
+		}
 		RegistrationsThisBlock::<T>::mutate(netuid, |c| *c = c.saturating_add(1));
 		RegistrationsThisInterval::<T>::mutate(netuid, |c| *c = c.saturating_add(1));
 
@@ -79,18 +122,14 @@ impl<T: Config> Pallet<T> {
 			})
 	}
 
-	/// Add a neuron at uid `SubnetN` and grow every per-uid vector.
-	fn append_neuron(netuid: NetUid, hotkey: &T::AccountId, now: BlockHeight) {
+	/// Add a neuron at uid `SubnetN` and grow every per-uid vector. Returns its uid.
+	fn append_neuron(netuid: NetUid, hotkey: &T::AccountId, now: BlockHeight) -> Uid {
 		let uid = SubnetN::<T>::get(netuid);
 		Keys::<T>::insert(netuid, uid, hotkey);
 		Uids::<T>::insert(netuid, hotkey, uid);
 		BlockAtRegistration::<T>::insert(netuid, uid, now);
 		SubnetN::<T>::insert(netuid, uid.saturating_add(1));
-		HotkeyNetworks::<T>::mutate(hotkey, |nets| {
-			if !nets.contains(&netuid) {
-				nets.push(netuid)
-			}
-		});
+		Self::add_hotkey_network(hotkey, netuid);
 		Rank::<T>::append(netuid, 0u16);
 		Trust::<T>::append(netuid, 0u16);
 		Consensus::<T>::append(netuid, 0u16);
@@ -102,10 +141,21 @@ impl<T: Config> Pallet<T> {
 		Active::<T>::append(netuid, true);
 		LastUpdate::<T>::append(netuid, now);
 		PruningScores::<T>::append(netuid, 0u16);
+		uid
 	}
 
-	/// Put `new` in place of `old` at `uid`, clearing everything `old` had there.
-	fn replace_neuron(netuid: NetUid, uid: Uid, old: &T::AccountId, new: &T::AccountId, now: BlockHeight) {
+	fn add_hotkey_network(hotkey: &T::AccountId, netuid: NetUid) {
+		HotkeyNetworks::<T>::mutate(hotkey, |nets| {
+			if !nets.contains(&netuid) {
+				nets.push(netuid)
+			}
+		});
+	}
+
+	/// Remove everything `old` had at `uid` of `netuid` (its keys, axon, model commitment,
+	/// weight commits, weights and bonds rows, fraud reports). Its bond is handled by the
+	/// caller; its stake pool and ownership stay.
+	pub(crate) fn clear_neuron(netuid: NetUid, uid: Uid, old: &T::AccountId) {
 		Uids::<T>::remove(netuid, old);
 		Axons::<T>::remove(netuid, old);
 		ModelCommitments::<T>::remove(netuid, old);
@@ -114,48 +164,52 @@ impl<T: Config> Pallet<T> {
 		HotkeyNetworks::<T>::mutate(old, |nets| nets.retain(|n| *n != netuid));
 		Weights::<T>::remove(netuid, uid);
 		Bonds::<T>::remove(netuid, uid);
+		FraudReports::<T>::remove(netuid, uid);
+	}
 
+	/// Put `new` at the existing (cleared or vacant) `uid` with fresh per-uid values.
+	fn install_neuron(netuid: NetUid, uid: Uid, new: &T::AccountId, now: BlockHeight) {
 		Keys::<T>::insert(netuid, uid, new);
 		Uids::<T>::insert(netuid, new, uid);
 		BlockAtRegistration::<T>::insert(netuid, uid, now);
-		HotkeyNetworks::<T>::mutate(new, |nets| {
-			if !nets.contains(&netuid) {
-				nets.push(netuid)
+		Self::add_hotkey_network(new, netuid);
+		Self::reset_uid_vectors(netuid, uid, now, true);
+	}
+
+	/// Take `old` off `uid` of `netuid` and leave the uid vacant: no hotkey, zero outputs,
+	/// no permit, inactive, registration block `now` (so weights set before now no longer
+	/// reach it). The uid is listed in `VacantUids` for the next registration.
+	pub(crate) fn vacate_neuron(netuid: NetUid, uid: Uid, old: &T::AccountId, now: BlockHeight) {
+		Self::clear_neuron(netuid, uid, old);
+		Keys::<T>::remove(netuid, uid);
+		BlockAtRegistration::<T>::insert(netuid, uid, now);
+		Self::reset_uid_vectors(netuid, uid, now, false);
+		VacantUids::<T>::mutate(netuid, |v| {
+			if let Err(pos) = v.binary_search(&uid) {
+				v.insert(pos, uid)
 			}
 		});
+	}
+
+	/// Reset every per-uid vector entry of `uid`.
+	fn reset_uid_vectors(netuid: NetUid, uid: Uid, now: BlockHeight, active: bool) {
 		let i = uid as usize;
-		let zero_u16 = |v: &mut Vec<u16>| {
+		fn set<V: Copy>(v: &mut Vec<V>, i: usize, value: V) {
 			if let Some(x) = v.get_mut(i) {
-				*x = 0
+				*x = value
 			}
-		};
-		Rank::<T>::mutate(netuid, zero_u16);
-		Trust::<T>::mutate(netuid, zero_u16);
-		Consensus::<T>::mutate(netuid, zero_u16);
-		Incentive::<T>::mutate(netuid, zero_u16);
-		Dividends::<T>::mutate(netuid, zero_u16);
-		ValidatorTrust::<T>::mutate(netuid, zero_u16);
-		PruningScores::<T>::mutate(netuid, zero_u16);
-		Emission::<T>::mutate(netuid, |v| {
-			if let Some(x) = v.get_mut(i) {
-				*x = 0
-			}
-		});
-		ValidatorPermit::<T>::mutate(netuid, |v| {
-			if let Some(x) = v.get_mut(i) {
-				*x = false
-			}
-		});
-		Active::<T>::mutate(netuid, |v| {
-			if let Some(x) = v.get_mut(i) {
-				*x = true
-			}
-		});
-		LastUpdate::<T>::mutate(netuid, |v| {
-			if let Some(x) = v.get_mut(i) {
-				*x = now
-			}
-		});
+		}
+		Rank::<T>::mutate(netuid, |v| set(v, i, 0));
+		Trust::<T>::mutate(netuid, |v| set(v, i, 0));
+		Consensus::<T>::mutate(netuid, |v| set(v, i, 0));
+		Incentive::<T>::mutate(netuid, |v| set(v, i, 0));
+		Dividends::<T>::mutate(netuid, |v| set(v, i, 0));
+		ValidatorTrust::<T>::mutate(netuid, |v| set(v, i, 0));
+		PruningScores::<T>::mutate(netuid, |v| set(v, i, 0));
+		Emission::<T>::mutate(netuid, |v| set(v, i, 0));
+		ValidatorPermit::<T>::mutate(netuid, |v| set(v, i, false));
+		Active::<T>::mutate(netuid, |v| set(v, i, active));
+		LastUpdate::<T>::mutate(netuid, |v| set(v, i, now));
 	}
 
 	/// Whether `hotkey` is registered on `netuid`.

@@ -49,7 +49,9 @@ impl<T: Config> Pallet<T> {
 			params.tokenizer_hash == H256::zero() || params.tokenizer_hash == tokenizer_hash,
 			Error::<T>::TokenizerMismatch
 		);
-		ensure!(!BarredModels::<T>::contains_key(netuid, model_hash), Error::<T>::ModelBarred);
+		if let Some(owner) = Owner::<T>::get(&hotkey) {
+			ensure!(!BarredModels::<T>::contains_key(netuid, (owner, model_hash)), Error::<T>::ModelBarred);
+		}
 		if let Some(prev) = ModelCommitments::<T>::get(netuid, &hotkey) {
 			ensure!(
 				prev.model_hash != model_hash || prev.tokenizer_hash != tokenizer_hash,

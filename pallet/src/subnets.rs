@@ -17,7 +17,8 @@ impl<T: Config> Pallet<T> {
 			p.burn >= p.min_burn &&
 			p.burn <= p.max_burn &&
 			p.adjustment_interval > 0 &&
-			p.commit_reveal_period > 0;
+			p.commit_reveal_period > 0 &&
+			p.fraud_window > 0;
 		ensure!(ok, Error::<T>::InvalidHyperparameter);
 		Ok(())
 	}
@@ -82,6 +83,11 @@ impl<T: Config> Pallet<T> {
 			Hyperparam::WeightsMinStake(v) => p.weights_min_stake = v,
 			Hyperparam::TokenizerHash(v) => p.tokenizer_hash = v,
 			Hyperparam::AllowLocalAxons(v) => p.allow_local_axons = v,
+			Hyperparam::AuditsEnabled(v) => p.audits_enabled = v,
+			Hyperparam::MinerBond(v) => p.miner_bond = v,
+			Hyperparam::FraudThreshold(v) => p.fraud_threshold = v,
+			Hyperparam::FraudWindow(v) => p.fraud_window = v,
+			Hyperparam::SlashToReporters(v) => p.slash_to_reporters = v,
 		}
 		Self::validate_hyperparams(&p)?;
 		Hyperparams::<T>::insert(netuid, p);

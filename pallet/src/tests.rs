@@ -8,6 +8,8 @@ use frame_support::{
 use sp_core::H256;
 use sp_runtime::DispatchError;
 
+mod fraud;
+
 const NET: NetUid = 1;
 
 fn origin(a: AccountId) -> RuntimeOrigin {
@@ -335,7 +337,7 @@ fn commit_model_checks_tokenizer_and_bar() {
 			Tessera::commit_model(origin(11), NET, H256::repeat_byte(1), H256::repeat_byte(2)),
 			Error::<Test>::TokenizerMismatch
 		);
-		BarredModels::<Test>::insert(NET, H256::repeat_byte(1), 1);
+		BarredModels::<Test>::insert(NET, (1, H256::repeat_byte(1)), 1);
 		assert_noop!(
 			Tessera::commit_model(origin(11), NET, H256::repeat_byte(1), tok),
 			Error::<Test>::ModelBarred

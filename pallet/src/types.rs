@@ -112,6 +112,19 @@ pub struct SubnetHyperparams {
 	pub tokenizer_hash: H256,
 	/// Accept loopback and unspecified-range axon addresses (local test networks only).
 	pub allow_local_axons: bool,
+	/// Verifiable work: registrations place a bond and validators may `report_fraud`.
+	pub audits_enabled: bool,
+	/// Bond held from the registering coldkey while audits are enabled; returned when the
+	/// neuron leaves cleanly, slashed when enough validator stake reports fraud.
+	pub miner_bond: Balance,
+	/// Share of the subnet's validator-permit stake that fraud reports must exceed to slash,
+	/// `u16::MAX` = 1.0 (default 32_768, just over 0.5: exactly half does not slash).
+	pub fraud_threshold: u16,
+	/// Blocks a fraud report counts for (and during which its validator cannot report the
+	/// same neuron again).
+	pub fraud_window: u64,
+	/// Pay a slashed bond to the reporters pro rata by stake instead of burning it.
+	pub slash_to_reporters: bool,
 }
 
 impl Default for SubnetHyperparams {
@@ -145,6 +158,11 @@ impl Default for SubnetHyperparams {
 			weights_min_stake: 0,
 			tokenizer_hash: H256::zero(),
 			allow_local_axons: false,
+			audits_enabled: false,
+			miner_bond: 10_000_000_000,
+			fraud_threshold: 32_768,
+			fraud_window: 7_200,
+			slash_to_reporters: false,
 		}
 	}
 }
@@ -178,6 +196,47 @@ pub enum Hyperparam {
 	WeightsMinStake(Balance),
 	TokenizerHash(H256),
 	AllowLocalAxons(bool),
+	AuditsEnabled(bool),
+	MinerBond(Balance),
+	FraudThreshold(u16),
+	FraudWindow(u64),
+	SlashToReporters(bool),
+}
+
+/// One validator's fraud report against a neuron (see `report_fraud`).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct FraudReport<AccountId> {
+	/// Hotkey of the reporting validator.
+	pub reporter: AccountId,
+	/// Block of the report; it counts until `block + fraud_window`.
+	pub block: BlockHeight,
+	/// Hash of the evidence the validator keeps (signed answers that do not match the
+	/// committed model).
+	pub evidence_hash: H256,
+}
+
+/// Where a slashed miner bond went.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum SlashDestination {
+	/// Burned: total issuance fell by the bond.
+	Burned,
+	/// Paid to the reporters' coldkeys pro rata by stake.
+	Reporters,
+}
+
+/// Why a neuron left its subnet without being replaced by a registration.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum DeregisterReason {
+	/// Its owner called `deregister`.
+	Voluntary,
+	/// Validator stake above the subnet's fraud threshold reported it.
+	Fraud,
 }
 
 /// A weights commitment waiting for its reveal (commit-reveal).

@@ -20,6 +20,10 @@ pub trait WeightInfo {
 	fn reveal_weights(n: u32) -> Weight;
 	fn sudo_register_network() -> Weight;
 	fn sudo_set_hyperparam() -> Weight;
+	/// A fraud report on a subnet with `v` validator permits, in the worst case: it
+	/// crosses the threshold and pays the slashed bond to every permitted reporter.
+	fn report_fraud(v: u32) -> Weight;
+	fn deregister() -> Weight;
 	/// One epoch of a subnet with `n` uids, `entries` weight + bond entries and
 	/// `validators` validator permits.
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight;
@@ -63,8 +67,10 @@ pub struct SubstrateWeight;
 
 impl WeightInfo for SubstrateWeight {
 	fn burned_register(n: u32) -> Weight {
-		// Pruning reads every uid's registration block when the subnet is full.
-		compute(n).saturating_add(db(12 + n as u64, 24))
+		// Pruning reads every uid's registration block when the subnet is full; with
+		// audits the bond is held and a pruned neuron's bond released (vacancies, bond,
+		// owner, accounts, reports).
+		compute(n).saturating_add(db(17 + n as u64, 29))
 	}
 	fn serve_axon() -> Weight {
 		compute(0).saturating_add(db(3, 1))
@@ -95,6 +101,20 @@ impl WeightInfo for SubstrateWeight {
 	}
 	fn sudo_set_hyperparam() -> Weight {
 		compute(0).saturating_add(db(2, 1))
+	}
+	fn report_fraud(v: u32) -> Weight {
+		// Per permit: its key and pool value (the permit stake); per reporter (at most v):
+		// its uid for the permit check, its stake, its owner and coldkey account for the
+		// payout (written). Fixed: params, permits, keys, reports, bond, owner, miner
+		// account, commitment, bar, and vacating the uid (per-hotkey maps and the per-uid
+		// vectors).
+		let v64 = v as u64;
+		compute(v).saturating_add(db(24 + 6 * v64, 30 + v64))
+	}
+	fn deregister() -> Weight {
+		// Params, uid, owner, reports, permits, bond and account, then vacating the uid:
+		// per-hotkey maps, weights/bonds rows and eleven per-uid vectors (read and written).
+		compute(0).saturating_add(db(22, 30))
 	}
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight {
 		epoch_compute(n, entries).saturating_add(epoch_db(n, validators))
@@ -134,6 +154,12 @@ impl WeightInfo for () {
 	}
 	fn sudo_set_hyperparam() -> Weight {
 		SubstrateWeight::sudo_set_hyperparam()
+	}
+	fn report_fraud(v: u32) -> Weight {
+		SubstrateWeight::report_fraud(v)
+	}
+	fn deregister() -> Weight {
+		SubstrateWeight::deregister()
 	}
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight {
 		SubstrateWeight::epoch(n, entries, validators)

@@ -116,7 +116,7 @@ pub fn verify_step(
 }
 
 /// Why an [`Evidence`] does not hold.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ReceiptError {
 	/// `index` is not a digest of the step.
 	#[error("evidence index {index} is outside the step's {len} digests")]

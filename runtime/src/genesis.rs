@@ -17,7 +17,8 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 pub const ENDOWMENT: u128 = 1_000_000 * TOKEN;
 
 /// Hyperparameters of subnet 1 on the development chain: a short tempo and small rate
-/// limits so that tests and the localnet see epochs within seconds, loopback axons allowed.
+/// limits so that tests and the localnet see epochs within seconds, loopback axons allowed,
+/// audits on with a small miner bond (1 TSR) so the localnet exercises fraud reports.
 pub fn dev_subnet() -> SubnetHyperparams {
 	SubnetHyperparams {
 		tempo: 10,
@@ -29,13 +30,16 @@ pub fn dev_subnet() -> SubnetHyperparams {
 		target_registrations_per_interval: 32,
 		adjustment_interval: 360,
 		allow_local_axons: true,
+		audits_enabled: true,
+		miner_bond: TOKEN,
+		fraud_window: 1_000,
 		..Default::default()
 	}
 }
 
-/// Hyperparameters of subnet 1 on the local multi-node testnet.
+/// Hyperparameters of subnet 1 on the local multi-node testnet (audits on, default bond).
 pub fn local_subnet() -> SubnetHyperparams {
-	SubnetHyperparams { tempo: 100, allow_local_axons: true, ..Default::default() }
+	SubnetHyperparams { tempo: 100, allow_local_axons: true, audits_enabled: true, ..Default::default() }
 }
 
 fn genesis(

@@ -412,12 +412,10 @@ pub fn draw_windows(
 	Ok(out)
 }
 
-/// Where corpora are kept: `$TESSERA_CACHE/corpus`, else `<user cache dir>/tessera/corpus`.
+/// Where corpora are kept: `<cache root>/corpus` (`$TESSERA_CACHE`, else
+/// `~/.cache/tessera`).
 pub fn corpus_root() -> PathBuf {
-	match std::env::var_os("TESSERA_CACHE") {
-		Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("corpus"),
-		_ => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("tessera").join("corpus"),
-	}
+	tessera_miner::model_store::cache_root().join("corpus")
 }
 
 /// The default corpus directory (`<corpus_root>/sotu`).

@@ -5,7 +5,10 @@
 //!
 //! - [`tokenizer`]: the subnet tokenizer, built from the default model's GGUF metadata;
 //! - [`corpus`]: the hidden evaluation corpus and the windows each round draws from it;
-//! - [`round`]: one round, every miner in lockstep, with per-step deadlines;
+//! - [`round`]: one round, every miner in lockstep, with per-step deadlines, keeping
+//!   signed answers at secret positions;
+//! - [`audit`]: re-running those answers with the miner's committed model;
+//! - [`enforce`]: weight 0, evidence and `report_fraud` for miners that fail an audit;
 //! - [`scores`]: EMA scores per uid, weights, the per-round table;
 //! - [`weights`]: `set_weights`, or commit-reveal, within the rate limits;
 //! - [`store`]: the embedded database (redb) the validator resumes from;
@@ -14,7 +17,9 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod corpus;
+pub mod enforce;
 pub mod metrics;
 pub mod round;
 pub mod run;

@@ -48,6 +48,12 @@ pub struct Metrics {
 	pub block: IntGauge,
 	/// Bits per byte of the best miner in the last round.
 	pub best_bpb: Gauge,
+	/// Audits by outcome (pass, fail, unauditable, error).
+	pub audits: IntCounterVec,
+	/// Seconds per audit of one miner (fetching the model the first time included).
+	pub audit_seconds: Histogram,
+	/// `report_fraud` submissions by outcome.
+	pub fraud_reports: IntCounterVec,
 }
 
 impl Metrics {
@@ -83,6 +89,17 @@ impl Metrics {
 			corpus_free_bytes: gauge("corpus_free_bytes", "unrevealed corpus bytes usable for windows"),
 			corpus_rounds_left: gauge("corpus_rounds_left", "rounds the corpus has left, roughly"),
 			block: gauge("block", "block of the last metagraph sync"),
+			audits: counter_vec("audits_total", "audits by outcome", &["outcome"]),
+			audit_seconds: register(
+				Histogram::with_opts(
+					HistogramOpts::new("audit_seconds", "seconds per audit of one miner")
+						.buckets(exponential_buckets(0.05, 2.0, 14).expect("valid buckets")),
+				)
+				.expect("static metric"),
+				r,
+			)
+			.expect("registered once"),
+			fraud_reports: counter_vec("fraud_reports_total", "report_fraud submissions by outcome", &["outcome"]),
 			best_bpb: register(Gauge::new("best_bpb", "bits per byte of the best miner in the last round").expect("static metric"), r)
 				.expect("registered once"),
 			registry,

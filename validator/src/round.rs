@@ -51,6 +51,8 @@ pub struct MinerTarget {
 	pub addr: SocketAddr,
 	/// Block of its model commitment (earlier wins ties in the paired comparison).
 	pub commit_block: u64,
+	/// Its on-chain model commitment; `Info` must announce the same hash (None: any).
+	pub model_hash: Option<[u8; 32]>,
 }
 
 /// Deadlines and limits of a round.
@@ -473,6 +475,9 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 	let Ok(model_hash) = <[u8; 32]>::try_from(info.model_hash.as_slice()) else {
 		return bad(format!("model hash of {} bytes", info.model_hash.len()), &info);
 	};
+	if target.model_hash.is_some_and(|committed| committed != model_hash) {
+		return bad(format!("model 0x{} is not its on-chain commitment", hex::encode(model_hash)), &info);
+	}
 	Conn {
 		caller: Hotkey::of(key),
 		miner: target.hotkey,

@@ -14,12 +14,15 @@ use clap::{Args, Parser, Subcommand};
 use parking_lot::Mutex;
 use rand::{rngs::StdRng, SeedableRng};
 use tessera_client::{chain::account_of, keys, AxonInfo, KeyFile, Keypair, Metagraph, TesseraClient};
+use tessera_miner::{llama::device_from_spec, model_store::cache_root, WeightFormat};
 use tessera_proto::Hotkey;
 use tessera_scoring::CompareConfig;
 use tokio::sync::watch;
 
 use crate::{
+	audit::{Auditor, ModelCache, Tolerance},
 	corpus::{self, draw_windows, remaining, Corpus, Retired, WindowSpec},
+	enforce::{audit_round, evidence_dir, is_barred, report_pending, Chain, Failed},
 	metrics::Metrics,
 	round::{run_round, MinerTarget, Outcome, RoundConfig, RoundResult},
 	scores::{table, Scores, TableRow},
@@ -223,6 +226,42 @@ pub struct RunArgs {
 	/// Port of the Prometheus `/metrics` endpoint on 127.0.0.1 (none if absent).
 	#[arg(long, env = "TESSERA_PROMETHEUS_PORT")]
 	pub prometheus_port: Option<u16>,
+	/// Audits of the miners' signed answers (`--audit-samples` per round).
+	#[command(flatten)]
+	pub audit: AuditArgs,
+}
+
+/// How the validator audits miners.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+	/// Where fetched miner models are kept. Default: `$TESSERA_CACHE/validator/models`.
+	#[arg(long, env = "TESSERA_MODEL_CACHE")]
+	pub model_cache: Option<PathBuf>,
+	/// Most GiB of models kept; least recently used go first.
+	#[arg(long, env = "TESSERA_MODEL_CACHE_GIB", default_value_t = 20)]
+	pub model_cache_gib: u64,
+	/// Device audits run on: `cpu`, `cuda`, `cuda:N`.
+	#[arg(long, env = "TESSERA_AUDIT_DEVICE", default_value = "cpu")]
+	pub audit_device: String,
+	/// How audits hold the weights (`auto`: as the file stores them).
+	#[arg(long, env = "TESSERA_AUDIT_WEIGHTS", value_enum, default_value_t = WeightFormat::Auto)]
+	pub audit_weights: WeightFormat,
+	/// Largest median per-position mean |Δ logprob| (nats) of an honest miner.
+	#[arg(long, default_value_t = Tolerance::default().median_mean_abs)]
+	pub audit_median_nats: f32,
+	/// Largest |Δ logprob| (nats) of any listed token of an honest miner.
+	#[arg(long, default_value_t = Tolerance::default().max_abs)]
+	pub audit_max_nats: f32,
+}
+
+impl AuditArgs {
+	/// The auditor these flags describe.
+	pub fn auditor(&self) -> anyhow::Result<Auditor> {
+		let dir = self.model_cache.clone().unwrap_or_else(|| cache_root().join("validator").join("models"));
+		let device = device_from_spec(&self.audit_device)?;
+		let tolerance = Tolerance { median_mean_abs: self.audit_median_nats, max_abs: self.audit_max_nats };
+		Ok(Auditor::new(ModelCache::new(dir, self.model_cache_gib << 30), device, self.audit_weights, tolerance))
+	}
 }
 
 /// Flags of `tessera-validator evaluate`.
@@ -273,11 +312,7 @@ async fn model_path(model: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// Default database path of `hotkey` on `netuid`.
 pub fn default_db_path(hotkey: &Hotkey, netuid: u16) -> PathBuf {
-	let root = match std::env::var_os("TESSERA_CACHE") {
-		Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-		_ => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("tessera"),
-	};
-	root.join("validator").join(format!("{}-{netuid}.redb", hotkey.to_ss58()))
+	cache_root().join("validator").join(format!("{}-{netuid}.redb", hotkey.to_ss58()))
 }
 
 /// The socket address of an on-chain axon, if it has one.
@@ -308,7 +343,7 @@ pub fn serving_miners(mg: &Metagraph, tokenizer_hash: &[u8; 32], me: &Hotkey) ->
 				return None;
 			}
 			let addr = axon_addr(n.axon.as_ref()?)?;
-			Some(MinerTarget { uid: n.uid, hotkey, addr, commit_block: model.block })
+			Some(MinerTarget { uid: n.uid, hotkey, addr, commit_block: model.block, model_hash: Some(model.model_hash.0) })
 		})
 		.collect()
 }
@@ -358,6 +393,9 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 	let spec = args.common.window_spec();
 	let round_cfg = args.common.round_config(&tokenizer);
 	let compare_cfg = CompareConfig { z: args.compare_z, margin_bits: args.compare_margin_bits };
+	let mut auditor = args.audit.auditor()?;
+	let mut failed = store.failed_audits()?;
+	let evidence = evidence_dir(&db_path);
 
 	let client = TesseraClient::connect(&args.url).await.with_context(|| format!("connecting to {}", args.url))?;
 	let metrics = Metrics::new();
@@ -391,7 +429,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 		let started = Instant::now();
 		let work = one_round(
 			&client, &args, &key, &me, &tokenizer, &corpus, &store, &mut scores, &mut retired, &spec, &round_cfg,
-			&compare_cfg, &metrics, &target, round_no,
+			&compare_cfg, &metrics, &target, round_no, (&mut auditor, &mut failed, &evidence),
 		);
 		tokio::select! {
 			r = work => match r {
@@ -433,6 +471,7 @@ async fn one_round(
 	metrics: &Metrics,
 	target: &Mutex<Option<WeightTarget>>,
 	round_no: u64,
+	(auditor, failed, evidence): (&mut Auditor, &mut Failed, &PathBuf),
 ) -> anyhow::Result<bool> {
 	let mg = client.metagraph(args.netuid).await?;
 	metrics.block.set(mg.block as i64);
@@ -467,7 +506,14 @@ async fn one_round(
 	}
 	let registered: BTreeMap<u16, [u8; 32]> = mg.neurons.iter().map(|n| (n.uid, n.hotkey.0)).collect();
 	scores.sync(&registered);
-	let miners = serving_miners(&mg, &tokenizer.hash(), me);
+	let chain = Chain { client, netuid: args.netuid, can_report: permit && mg.hyperparams.audits_enabled };
+	report_pending(&chain, key, &registered, store, failed, metrics).await;
+	let mut miners = serving_miners(&mg, &tokenizer.hash(), me);
+	// Miners that failed an audit with the model they still serve are not asked again.
+	for m in miners.iter().filter(|m| is_barred(failed, m)) {
+		scores.forfeit(m.uid, m.hotkey.0);
+	}
+	miners.retain(|m| !is_barred(failed, m));
 	if miners.is_empty() {
 		metrics.rounds_skipped.with_label_values(&["no_miners"]).inc();
 		tracing::info!("no serving miners (axon and model commitment with the subnet's tokenizer) yet");
@@ -513,6 +559,9 @@ async fn one_round(
 		}
 	}
 	scores.update(&update)?;
+	if round_cfg.audit_samples > 0 {
+		audit_round(auditor, &result, key, &chain, store, evidence, scores, failed, metrics).await;
+	}
 	store.save_ema(&scores.entries())?;
 	let (uids, values) = scores.weights(own_uid);
 	*target.lock() = Some(WeightTarget { uids: uids.clone(), values: values.clone(), round: round_no + 1 });
@@ -565,6 +614,7 @@ fn parse_miner(s: &str, i: usize) -> anyhow::Result<MinerTarget> {
 		hotkey: Hotkey::parse(hotkey).map_err(|e| anyhow::anyhow!("--miner {s}: {e}"))?,
 		addr: addr.parse().with_context(|| format!("--miner {s}: bad address"))?,
 		commit_block: 0,
+		model_hash: None,
 	})
 }
 

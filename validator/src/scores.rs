@@ -59,6 +59,14 @@ impl Scores {
 		Ok(())
 	}
 
+	/// Sets `uid`'s score to zero at once (a failed audit), whatever it was.
+	pub fn forfeit(&mut self, uid: u16, hotkey: [u8; 32]) {
+		self.ema.remove(&uid);
+		// A new uid starts at zero, and a zero round keeps it there.
+		let _ = self.ema.update([(uid, 0.0)]);
+		self.hotkeys.insert(uid, hotkey);
+	}
+
 	/// EMA of `uid`.
 	pub fn get(&self, uid: u16) -> Option<f64> {
 		self.ema.get(&uid)

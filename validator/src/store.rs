@@ -15,6 +15,9 @@ const EMA: TableDefinition<u16, &[u8]> = TableDefinition::new("ema");
 const COMMITS: TableDefinition<&[u8], &str> = TableDefinition::new("commits");
 /// document hash -> retired byte ranges, (start, end) u64 little-endian pairs.
 const RETIRED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("retired");
+/// miner hotkey ++ model hash -> [`FailedAudit`] as JSON: miners that failed an audit
+/// with that model (weight 0 until they commit another model or leave).
+const FAILED: TableDefinition<&[u8], &str> = TableDefinition::new("failed_audits");
 /// Counters and settings.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -47,6 +50,18 @@ macro_rules! db_err {
 	)*};
 }
 db_err!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// A miner that failed an audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAudit {
+	/// Its uid then.
+	pub uid: u16,
+	/// Hash of the evidence (the `evidence_hash` of the fraud report), kept as a file
+	/// next to the database.
+	pub evidence_hash: [u8; 32],
+	/// Whether `report_fraud` went through.
+	pub reported: bool,
+}
 
 /// The EMA score of one uid, and the hotkey it was earned by (a uid that changes hands
 /// starts again from zero).
@@ -121,6 +136,7 @@ impl Store {
 		tx.open_table(COMMITS)?;
 		tx.open_table(RETIRED)?;
 		tx.open_table(META)?;
+		tx.open_table(FAILED)?;
 		tx.commit()?;
 		Ok(Self { db })
 	}
@@ -179,6 +195,30 @@ impl Store {
 		}
 		out.sort_by_key(|c| c.commit_block.unwrap_or(u64::MAX));
 		Ok(out)
+	}
+
+	/// Miners that failed an audit, by (hotkey, model hash).
+	pub fn failed_audits(&self) -> Result<BTreeMap<([u8; 32], [u8; 32]), FailedAudit>, StoreError> {
+		let tx = self.db.begin_read()?;
+		let mut out = BTreeMap::new();
+		for row in tx.open_table(FAILED)?.iter()? {
+			let (k, v) = row?;
+			let key: [u8; 64] = k.value().try_into().map_err(|_| StoreError::Corrupt("failed-audit key".into()))?;
+			let (hotkey, model) = key.split_at(32);
+			let entry = serde_json::from_str(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+			out.insert((hotkey.try_into().expect("32 bytes"), model.try_into().expect("32 bytes")), entry);
+		}
+		Ok(out)
+	}
+
+	/// Records (or updates) a failed audit of `hotkey` serving `model`.
+	pub fn put_failed_audit(&self, hotkey: &[u8; 32], model: &[u8; 32], entry: &FailedAudit) -> Result<(), StoreError> {
+		let json = serde_json::to_string(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+		let key = [hotkey.as_slice(), model.as_slice()].concat();
+		let tx = self.db.begin_write()?;
+		tx.open_table(FAILED)?.insert(key.as_slice(), json.as_str())?;
+		tx.commit()?;
+		Ok(())
 	}
 
 	/// Inserts or updates a pending commit.

@@ -6,12 +6,9 @@
 
 mod common;
 
-use std::{
-	io::{Read, Write},
-	path::{Path, PathBuf},
-	process::{Child, Command},
-	time::Duration,
-};
+use std::time::Duration;
+
+use common::{metrics, miner, validator, wait_log};
 
 use tessera_client::{
 	chain::account_of,
@@ -22,84 +19,6 @@ use tessera_client::{
 use tessera_validator::store::Store;
 
 const NET: u16 = 1;
-
-/// A child process killed when dropped, logging to a file.
-struct Proc {
-	child: Child,
-	log: PathBuf,
-}
-
-impl Proc {
-	fn spawn(cmd: &mut Command, log: PathBuf) -> Self {
-		let out = std::fs::File::create(&log).unwrap();
-		let err = out.try_clone().unwrap();
-		let child = cmd.env("RUST_LOG", "info").stdout(out).stderr(err).spawn().expect("spawn");
-		Self { child, log }
-	}
-
-	fn log(&self) -> String {
-		std::fs::read_to_string(&self.log).unwrap_or_default()
-	}
-
-	fn tail(&self) -> String {
-		let log = self.log();
-		let lines: Vec<&str> = log.lines().collect();
-		lines[lines.len().saturating_sub(60)..].join("\n")
-	}
-
-	/// SIGKILL: no chance to clean up.
-	fn kill(&mut self) {
-		let _ = self.child.kill();
-		let _ = self.child.wait();
-	}
-}
-
-impl Drop for Proc {
-	fn drop(&mut self) {
-		self.kill();
-	}
-}
-
-fn miner(bin: &Path, uri: &str, url: &str, model: Option<&Path>, log: PathBuf) -> Proc {
-	let mut cmd = Command::new(bin);
-	cmd.args(["run", "--hotkey-uri", uri, "--url", url, "--netuid", "1", "--metagraph-refresh-secs", "1"])
-		.args(["--listen", &format!("127.0.0.1:{}", free_port())]);
-	if let Some(m) = model {
-		cmd.arg("--model").arg(m);
-	}
-	Proc::spawn(&mut cmd, log)
-}
-
-fn validator(url: &str, data: &Path, db: &Path, prometheus: u16, log: PathBuf) -> Proc {
-	let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-validator"));
-	cmd.args(["run", "--hotkey-uri", "//Alice", "--url", url, "--netuid", "1"])
-		.arg("--eval-data")
-		.arg(data)
-		.arg("--db")
-		.arg(db)
-		.args(["--docs-per-round", "4", "--prefix-tokens", "16", "--scored-tokens", "32", "--top-k", "16"])
-		.args(["--round-interval-secs", "2", "--weights-poll-ms", "500", "--corpus-low-rounds", "5"])
-		.args(["--step-timeout-ms", "10000", "--open-timeout-ms", "30000"])
-		.args(["--prometheus-port", &prometheus.to_string()]);
-	Proc::spawn(&mut cmd, log)
-}
-
-fn metrics(port: u16) -> String {
-	let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-	let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-	let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
-	let mut out = String::new();
-	let _ = s.read_to_string(&mut out);
-	out
-}
-
-async fn wait_log(p: &Proc, needle: &str, secs: u64) {
-	let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-	while !p.log().contains(needle) {
-		assert!(std::time::Instant::now() < deadline, "no `{needle}` in the log:\n{}", p.tail());
-		tokio::time::sleep(Duration::from_millis(250)).await;
-	}
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strong_miner_wins_weights_and_incentive_and_commit_reveal_survives_a_restart() {
@@ -127,7 +46,7 @@ async fn strong_miner_wins_weights_and_incentive_and_commit_reveal_survives_a_re
 	let prom = free_port();
 
 	// The validator starts before it has stake: no permit, and it says so.
-	let mut v = validator(&url, &data, &db, prom, dir.path().join("validator-1.log"));
+	let mut v = validator("//Alice", &url, &data, &db, prom, &[], dir.path().join("validator-1.log"));
 	let miner_bin = workspace_binary("tessera-miner", "TESSERA_MINER_BIN").unwrap();
 	let strong = miner(&miner_bin, "//Bob", &url, None, dir.path().join("strong.log"));
 	let weak_miner = miner(&miner_bin, "//Charlie", &url, Some(&weak), dir.path().join("weak.log"));
@@ -152,8 +71,9 @@ async fn strong_miner_wins_weights_and_incentive_and_commit_reveal_survives_a_re
 	assert_eq!(w(1), u16::MAX, "strong miner: {weights:?}\n{}", v.tail());
 	assert!(w(2) < w(1) / 2, "weak miner: {weights:?}");
 	assert!(metrics(prom).contains("tessera_validator_validator_permit 1"));
-	let log = v.log();
-	assert!(log.contains("bpb") && log.contains("weights set"), "{}", v.tail());
+	// The chain can show the weights a moment before the validator logs the extrinsic.
+	wait_log(&v, "weights set", 30).await;
+	assert!(v.log().contains("bpb"), "{}", v.tail());
 
 	let paid = wait_for(Duration::from_secs(60), "incentive", || async {
 		let m = client.metagraph(NET).await.ok()?;
@@ -177,7 +97,7 @@ async fn strong_miner_wins_weights_and_incentive_and_commit_reveal_survives_a_re
 	assert!(pending[0].reveal_epoch.is_some());
 	assert!(ema_before[&1].score > ema_before[&2].score, "{ema_before:?}");
 
-	let v2 = validator(&url, &data, &db, free_port(), dir.path().join("validator-2.log"));
+	let v2 = validator("//Alice", &url, &data, &db, free_port(), &[], dir.path().join("validator-2.log"));
 	wait_log(&v2, "state resumed", 60).await;
 	assert!(v2.log().contains("pending_commits=1"), "{}", v2.tail());
 	wait_log(&v2, "weights revealed", 120).await;

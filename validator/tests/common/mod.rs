@@ -4,8 +4,10 @@
 
 use std::{
 	collections::HashMap,
+	io::{Read, Write},
 	net::SocketAddr,
 	path::{Path, PathBuf},
+	process::{Child, Command},
 	sync::Arc,
 	time::{Duration, Instant},
 };
@@ -14,6 +16,7 @@ use candle_core::{quantized::gguf_file, Device};
 use parking_lot::Mutex;
 use rand::{rngs::StdRng, SeedableRng};
 use subxt_signer::sr25519::Keypair;
+use tessera_client::devnode::free_port;
 use tessera_miner::{
 	callers::{Caller, Callers, Policy},
 	engine::EngineConfig,
@@ -122,10 +125,17 @@ pub struct RealMiner {
 
 impl RealMiner {
 	pub async fn start(model: &Path, key: &Keypair, validator: Hotkey) -> Self {
-		let loaded = LoadedModel::load(model, &Device::Cpu).expect("model loads");
+		Self::start_loaded(LoadedModel::load(model, &Device::Cpu).expect("model loads"), key, &[validator]).await
+	}
+
+	/// Serves `loaded` as it is: tests build cheaters by mixing one model's weights with
+	/// another's file and hash.
+	pub async fn start_loaded(loaded: LoadedModel, key: &Keypair, validators: &[Hotkey]) -> Self {
 		let hotkey = Hotkey::of(key);
 		let callers = Callers::new(1, Policy { require_permit: true, min_stake: 0 });
-		callers.replace(HashMap::from([(validator, Caller { uid: 0, stake: 1_000_000, validator_permit: true })]));
+		callers.replace(
+			validators.iter().map(|v| (*v, Caller { uid: 0, stake: 1_000_000, validator_permit: true })).collect::<HashMap<_, _>>(),
+		);
 		let service =
 			MinerService::start(key.clone(), loaded, callers, EngineConfig::default(), ServiceLimits::default(), Metrics::new());
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -309,5 +319,85 @@ impl FakeMiner {
 impl Drop for FakeMiner {
 	fn drop(&mut self) {
 		self.task.abort();
+	}
+}
+
+/// A child process killed when dropped, logging to a file.
+pub struct Proc {
+	child: Child,
+	log: PathBuf,
+}
+
+impl Proc {
+	pub fn spawn(cmd: &mut Command, log: PathBuf) -> Self {
+		let out = std::fs::File::create(&log).unwrap();
+		let err = out.try_clone().unwrap();
+		let child = cmd.env("RUST_LOG", "info").stdout(out).stderr(err).spawn().expect("spawn");
+		Self { child, log }
+	}
+
+	pub fn log(&self) -> String {
+		std::fs::read_to_string(&self.log).unwrap_or_default()
+	}
+
+	pub fn tail(&self) -> String {
+		let log = self.log();
+		let lines: Vec<&str> = log.lines().collect();
+		lines[lines.len().saturating_sub(60)..].join("\n")
+	}
+
+	/// SIGKILL: no chance to clean up.
+	pub fn kill(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
+
+impl Drop for Proc {
+	fn drop(&mut self) {
+		self.kill();
+	}
+}
+
+pub fn miner(bin: &Path, uri: &str, url: &str, model: Option<&Path>, log: PathBuf) -> Proc {
+	let mut cmd = Command::new(bin);
+	cmd.args(["run", "--hotkey-uri", uri, "--url", url, "--netuid", "1", "--metagraph-refresh-secs", "1"])
+		.args(["--listen", &format!("127.0.0.1:{}", free_port())]);
+	if let Some(m) = model {
+		cmd.arg("--model").arg(m);
+	}
+	Proc::spawn(&mut cmd, log)
+}
+
+/// The real validator binary as `hotkey`, small rounds, plus `extra` flags.
+pub fn validator(hotkey: &str, url: &str, data: &Path, db: &Path, prometheus: u16, extra: &[&str], log: PathBuf) -> Proc {
+	let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-validator"));
+	cmd.args(["run", "--hotkey-uri", hotkey, "--url", url, "--netuid", "1"])
+		.arg("--eval-data")
+		.arg(data)
+		.arg("--db")
+		.arg(db)
+		.args(["--docs-per-round", "4", "--prefix-tokens", "16", "--scored-tokens", "32", "--top-k", "16"])
+		.args(["--round-interval-secs", "2", "--weights-poll-ms", "500", "--corpus-low-rounds", "5"])
+		.args(["--step-timeout-ms", "10000", "--open-timeout-ms", "30000"])
+		.args(["--prometheus-port", &prometheus.to_string()])
+		.args(extra);
+	Proc::spawn(&mut cmd, log)
+}
+
+pub fn metrics(port: u16) -> String {
+	let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+	let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+	let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+	let mut out = String::new();
+	let _ = s.read_to_string(&mut out);
+	out
+}
+
+pub async fn wait_log(p: &Proc, needle: &str, secs: u64) {
+	let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+	while !p.log().contains(needle) {
+		assert!(std::time::Instant::now() < deadline, "no `{needle}` in the log:\n{}", p.tail());
+		tokio::time::sleep(Duration::from_millis(250)).await;
 	}
 }

@@ -1,0 +1,95 @@
+//! Storage migrations, run from the pallet's `on_runtime_upgrade` hook.
+//!
+//! - v1 -> v2: `SubnetHyperparams` gained the audit fields (`audits_enabled`,
+//!   `miner_bond`, `fraud_threshold`, `fraud_window`, `slash_to_reporters`). Existing
+//!   subnets keep every value and get the defaults of the new fields (audits off).
+
+use crate::*;
+use codec::Decode;
+use frame_support::{pallet_prelude::*, traits::StorageVersion};
+use sp_core::H256;
+
+/// `SubnetHyperparams` as storage version 1 encoded it.
+#[derive(Decode)]
+struct SubnetHyperparamsV1 {
+	tempo: u16,
+	kappa: u16,
+	bonds_moving_average: u64,
+	yuma3_enabled: bool,
+	liquid_alpha_enabled: bool,
+	alpha_low: u16,
+	alpha_high: u16,
+	max_allowed_uids: u16,
+	max_allowed_validators: u16,
+	min_allowed_weights: u16,
+	max_weight_limit: u16,
+	immunity_period: u16,
+	activity_cutoff: u16,
+	weights_rate_limit: u64,
+	serving_rate_limit: u64,
+	weights_version_key: u64,
+	commit_reveal_enabled: bool,
+	commit_reveal_period: u64,
+	burn: Balance,
+	min_burn: Balance,
+	max_burn: Balance,
+	target_registrations_per_interval: u16,
+	adjustment_interval: u16,
+	max_registrations_per_block: u16,
+	registration_allowed: bool,
+	weights_min_stake: Balance,
+	tokenizer_hash: H256,
+	allow_local_axons: bool,
+}
+
+impl From<SubnetHyperparamsV1> for SubnetHyperparams {
+	fn from(o: SubnetHyperparamsV1) -> Self {
+		Self {
+			tempo: o.tempo,
+			kappa: o.kappa,
+			bonds_moving_average: o.bonds_moving_average,
+			yuma3_enabled: o.yuma3_enabled,
+			liquid_alpha_enabled: o.liquid_alpha_enabled,
+			alpha_low: o.alpha_low,
+			alpha_high: o.alpha_high,
+			max_allowed_uids: o.max_allowed_uids,
+			max_allowed_validators: o.max_allowed_validators,
+			min_allowed_weights: o.min_allowed_weights,
+			max_weight_limit: o.max_weight_limit,
+			immunity_period: o.immunity_period,
+			activity_cutoff: o.activity_cutoff,
+			weights_rate_limit: o.weights_rate_limit,
+			serving_rate_limit: o.serving_rate_limit,
+			weights_version_key: o.weights_version_key,
+			commit_reveal_enabled: o.commit_reveal_enabled,
+			commit_reveal_period: o.commit_reveal_period,
+			burn: o.burn,
+			min_burn: o.min_burn,
+			max_burn: o.max_burn,
+			target_registrations_per_interval: o.target_registrations_per_interval,
+			adjustment_interval: o.adjustment_interval,
+			max_registrations_per_block: o.max_registrations_per_block,
+			registration_allowed: o.registration_allowed,
+			weights_min_stake: o.weights_min_stake,
+			tokenizer_hash: o.tokenizer_hash,
+			allow_local_axons: o.allow_local_axons,
+			..Default::default()
+		}
+	}
+}
+
+/// Bring the pallet's storage from its on-chain version to the in-code version.
+pub fn migrate<T: Config>() -> Weight {
+	let on_chain = Pallet::<T>::on_chain_storage_version();
+	let mut weight = T::DbWeight::get().reads(1);
+	if on_chain < 2 {
+		let mut subnets: u64 = 0;
+		Hyperparams::<T>::translate::<SubnetHyperparamsV1, _>(|_, old| {
+			subnets += 1;
+			Some(old.into())
+		});
+		StorageVersion::new(2).put::<Pallet<T>>();
+		weight = weight.saturating_add(T::DbWeight::get().reads_writes(subnets, subnets + 1));
+	}
+	weight
+}

@@ -17,6 +17,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Node.js and npm run the polkadot.js staker suite (deploy/polkadot-js).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "==> apt-get install nodejs npm"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 if ! command -v cargo >/dev/null; then
 	echo "error: no Rust toolchain (cargo) on PATH; install rustup first" >&2
 	exit 1

@@ -11,3 +11,10 @@ echo "==> build (target dir: $CARGO_TARGET_DIR)"
 time cargo build --workspace --all-targets --locked
 echo "==> test"
 time cargo test --workspace --locked -- --test-threads 2
+echo "==> polkadot.js staker suite (deploy/polkadot-js)"
+(
+	cd "$TESSERA_ROOT/deploy/polkadot-js"
+	npm ci --no-audit --no-fund --loglevel=error
+	export TESSERA_NODE_BIN="$CARGO_TARGET_DIR/debug/tessera-node"
+	time node --test test/
+)

@@ -28,17 +28,20 @@ impl std::fmt::Debug for TxOutcome {
 	}
 }
 
-/// A connection to a Tessera node.
+/// A connection to a Tessera node. Clones share the connection and the per-signer
+/// submission locks.
 #[derive(Clone)]
 pub struct TesseraClient {
 	api: OnlineClient<SubstrateConfig>,
+	/// One lock per signer: its transactions go one at a time (see [`TesseraClient::submit`]).
+	signers: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl TesseraClient {
 	/// Connect to a node's WebSocket RPC endpoint, e.g. `ws://127.0.0.1:9944`.
 	pub async fn connect(url: &str) -> Result<Self, ClientError> {
 		let api = OnlineClient::<SubstrateConfig>::from_url(url).await.map_err(subxt::Error::from)?;
-		Ok(Self { api })
+		Ok(Self { api, signers: Default::default() })
 	}
 
 	/// The underlying subxt client.
@@ -47,9 +50,14 @@ impl TesseraClient {
 	}
 
 	/// Sign `call` with `signer`, submit it, wait until it is finalized and succeeded.
-	/// Transactions of one signer must not be submitted concurrently (nonces are read
-	/// from the finalized state).
+	/// Nonces are read from the chain's state, so transactions of one signer go one at a
+	/// time: concurrent calls (from clones of this client too) wait for each other.
 	pub async fn submit<Call: Payload>(&self, call: &Call, signer: &Keypair) -> Result<TxOutcome, ClientError> {
+		let lock = {
+			let mut signers = self.signers.lock().unwrap_or_else(|p| p.into_inner());
+			signers.entry(signer.public_key().0).or_default().clone()
+		};
+		let _turn = lock.lock().await;
 		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
 		let mut txs = at.transactions();
 		let progress = txs

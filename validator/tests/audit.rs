@@ -41,6 +41,7 @@ async fn collect(miner: &RealMiner, tok: &SubnetTokenizer, rounds: usize, sample
 			retired.retire(w.doc_hash, w.start, w.end);
 		}
 		let result = run_round(&[target(miner)], &windows, &dev::alice(), &cfg).await;
+		println!("round of {} windows x {} tokens: {:.2} s", windows.len(), result.steps, result.elapsed.as_secs_f64());
 		assert_eq!(result.miners[0].outcome, Outcome::Completed);
 		assert_eq!(result.miners[0].evidence.len(), samples);
 		out.extend(result.miners[0].evidence.iter().cloned());
@@ -81,7 +82,12 @@ async fn honest_miners_pass_cheaters_fail_and_tampered_models_are_refused() {
 	let mut same = Auditor::new(cache.clone(), Device::Cpu, WeightFormat::Auto, Tolerance::default());
 	let report = same.audit(&target(&honest), &validator, &model_hash, &evidence).await.expect("audit runs");
 	summary("same kernels (quantized)", &report.checks);
-	println!("audit compute for {} positions: {:.2} s", evidence.len(), report.compute.as_secs_f64());
+	println!(
+		"audit compute for {} positions: {:.2} s ({:.3} s per position, batched)",
+		evidence.len(),
+		report.compute.as_secs_f64(),
+		report.compute.as_secs_f64() / evidence.len() as f64
+	);
 	assert!(report.unverified.is_empty());
 	assert!(report.passed, "false positive on the same kernels: {:?}", report.checks);
 	assert!(cache.get(&model_hash).is_some(), "the fetched model is cached");

@@ -399,26 +399,3 @@ mod tests {
 		assert!(QMatrix::from_qtensor(&QTensor::quantize(&odd, GgmlDType::F32).unwrap()).unwrap().is_none());
 	}
 }
-
-#[cfg(test)]
-mod timing {
-	use super::*;
-	use candle_core::Device;
-	#[test]
-	#[ignore]
-	fn time_matmul() {
-		let (n, k) = (1536, 576);
-		let w: Vec<f32> = (0..n * k).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
-		let w = Tensor::from_vec(w, (n, k), &Device::Cpu).unwrap();
-		let q = QMatrix::from_qtensor(&QTensor::quantize(&w, GgmlDType::Q4_1).unwrap()).unwrap().unwrap();
-		for m in [1usize, 8, 32] {
-			let x: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 100) as f32 / 50.0 - 1.0).collect();
-			let t = std::time::Instant::now();
-			for _ in 0..200 {
-				std::hint::black_box(q.matmul(&x, m));
-			}
-			let s = t.elapsed().as_secs_f64() / 200.0;
-			eprintln!("m={m}: {:.3} ms, {:.1} GFLOP/s", s * 1e3, 2.0 * (m * n * k) as f64 / s / 1e9);
-		}
-	}
-}

@@ -64,7 +64,11 @@ impl TesseraClient {
 			.sign_and_submit_then_watch_default(call, signer)
 			.await
 			.map_err(|e| ClientError::Rejected(e.to_string()))?;
-		let in_block = progress.wait_for_finalized().await.map_err(subxt::Error::from)?;
+		let in_block = progress.wait_for_finalized().await.map_err(|e| match e {
+			// Invalid (e.g. cannot pay the fee) or dropped by the pool.
+			subxt::error::TransactionProgressError::TransactionStatusError(s) => ClientError::Rejected(s.to_string()),
+			other => ClientError::Subxt(other.into()),
+		})?;
 		let block_hash = in_block.block_hash();
 		match in_block.wait_for_success().await {
 			Ok(events) => Ok(TxOutcome { block_hash, events }),
@@ -278,6 +282,28 @@ impl TesseraClient {
 		}
 		// floor(position.shares * value / shares) without overflow.
 		Ok(mul_div_floor(position.shares, value, shares))
+	}
+
+	/// Every stake position of `coldkey`: (hotkey, value). Scans the whole `Stake` map, so
+	/// it costs one storage page per 1000 positions on the chain.
+	pub async fn stake_positions(&self, coldkey: &AccountId) -> Result<Vec<(AccountId, u128)>, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		let entry = at.storage().entry(runtime::storage().tessera().stake()).map_err(subxt::Error::from)?;
+		let mut entries = entry.iter(()).await.map_err(subxt::Error::from)?;
+		let mut hotkeys = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv.map_err(subxt::Error::from)?;
+			let (hotkey, owner) = kv.key().and_then(|k| k.decode()).map_err(|e| ClientError::NotFound(format!("stake key: {e}")))?;
+			if &owner == coldkey {
+				hotkeys.push(hotkey);
+			}
+		}
+		let mut out = Vec::with_capacity(hotkeys.len());
+		for hotkey in hotkeys {
+			let value = self.stake_of(&hotkey, coldkey).await?;
+			out.push((hotkey, value));
+		}
+		Ok(out)
 	}
 }
 

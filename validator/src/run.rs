@@ -189,6 +189,10 @@ impl CommonArgs {
 	}
 }
 
+/// Rounds in a row a miner may refuse a validator that holds a permit before it is scored
+/// down for it (miners refresh their view of the chain every few seconds).
+const REFUSALS_SCORED: u32 = 3;
+
 /// Flags of `tessera-validator run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -396,6 +400,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 	let mut auditor = args.audit.auditor()?;
 	let mut failed = store.failed_audits()?;
 	let evidence = evidence_dir(&db_path);
+	let mut refusals = BTreeMap::new();
 
 	let client = TesseraClient::connect(&args.url).await.with_context(|| format!("connecting to {}", args.url))?;
 	let metrics = Metrics::new();
@@ -429,7 +434,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 		let started = Instant::now();
 		let work = one_round(
 			&client, &args, &key, &me, &tokenizer, &corpus, &store, &mut scores, &mut retired, &spec, &round_cfg,
-			&compare_cfg, &metrics, &target, round_no, (&mut auditor, &mut failed, &evidence),
+			&compare_cfg, &metrics, &target, round_no, (&mut auditor, &mut failed, &evidence, &mut refusals),
 		);
 		tokio::select! {
 			r = work => match r {
@@ -471,7 +476,7 @@ async fn one_round(
 	metrics: &Metrics,
 	target: &Mutex<Option<WeightTarget>>,
 	round_no: u64,
-	(auditor, failed, evidence): (&mut Auditor, &mut Failed, &PathBuf),
+	(auditor, failed, evidence, refusals): (&mut Auditor, &mut Failed, &PathBuf, &mut BTreeMap<u16, u32>),
 ) -> anyhow::Result<bool> {
 	let mg = client.metagraph(args.netuid).await?;
 	metrics.block.set(mg.block as i64);
@@ -544,9 +549,21 @@ async fn one_round(
 	let result = run_round(&miners, &windows, key, round_cfg).await;
 	log_outcomes(&result, metrics);
 	// Without a permit, miners refuse us: leave those out rather than score them down.
-	let rows: Vec<usize> = (0..result.miners.len())
-		.filter(|&i| permit || !matches!(result.miners[i].outcome, Outcome::Refused(_)))
-		.collect();
+	// With one, a miner may still refuse for a while (its view of the chain lags a new
+	// permit): it is scored down only after REFUSALS_SCORED rounds in a row.
+	let mut rows = Vec::with_capacity(result.miners.len());
+	for (i, m) in result.miners.iter().enumerate() {
+		if matches!(m.outcome, Outcome::Refused(_)) {
+			let n = refusals.entry(m.target.uid).or_default();
+			*n += 1;
+			if permit && *n >= REFUSALS_SCORED {
+				rows.push(i);
+			}
+		} else {
+			refusals.remove(&m.target.uid);
+			rows.push(i);
+		}
+	}
 	let round = round_scores(&result, &rows, compare_cfg)?;
 	let mut update: Vec<(u16, [u8; 32], f64)> =
 		round.iter().map(|(&i, &s)| (result.miners[i].target.uid, result.miners[i].target.hotkey.0, s)).collect();

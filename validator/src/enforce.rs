@@ -48,7 +48,7 @@ pub struct Chain<'a> {
 
 /// Reports the failed audits not reported yet (found before this validator held a permit,
 /// or whose report failed), for miners still registered at the same uid with the same
-/// hotkey. Returns how many went through.
+/// hotkey.
 pub async fn report_pending(
 	chain: &Chain<'_>,
 	key: &Keypair,
@@ -56,24 +56,21 @@ pub async fn report_pending(
 	store: &Store,
 	failed: &mut Failed,
 	metrics: &Metrics,
-) -> usize {
+) {
 	if !chain.can_report {
-		return 0;
+		return;
 	}
-	let mut done = 0;
 	for ((hotkey, model), entry) in failed.iter_mut() {
 		if entry.reported || registered.get(&entry.uid) != Some(hotkey) {
 			continue;
 		}
 		if submit_report(chain, key, entry.uid, entry.evidence_hash, metrics).await {
 			entry.reported = true;
-			done += 1;
 			if let Err(e) = store.put_failed_audit(hotkey, model, entry) {
 				tracing::error!(error = %e, "could not record the fraud report");
 			}
 		}
 	}
-	done
 }
 
 async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence_hash: [u8; 32], metrics: &Metrics) -> bool {
@@ -92,7 +89,7 @@ async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence_hash
 }
 
 /// Audits every miner of `result` that left evidence; handles failures (see the module
-/// docs). Returns the uids that failed this round.
+/// docs).
 #[allow(clippy::too_many_arguments)]
 pub async fn audit_round(
 	auditor: &mut Auditor,
@@ -104,8 +101,7 @@ pub async fn audit_round(
 	scores: &mut Scores,
 	failed: &mut Failed,
 	metrics: &Metrics,
-) -> Vec<u16> {
-	let mut out = Vec::new();
+) {
 	for m in &result.miners {
 		let (Some(model), false) = (m.target.model_hash, m.evidence.is_empty()) else { continue };
 		let started = Instant::now();
@@ -156,7 +152,5 @@ pub async fn audit_round(
 			tracing::error!(error = %e, "could not record the failed audit");
 		}
 		failed.insert((m.target.hotkey.0, model), entry);
-		out.push(uid);
 	}
-	out
 }

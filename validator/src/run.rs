@@ -515,10 +515,13 @@ async fn one_round(
 	report_pending(&chain, key, &registered, store, failed, metrics).await;
 	let mut miners = serving_miners(&mg, &tokenizer.hash(), me);
 	// Miners that failed an audit with the model they still serve are not asked again.
-	for m in miners.iter().filter(|m| is_barred(failed, m)) {
-		scores.forfeit(m.uid, m.hotkey.0);
-	}
-	miners.retain(|m| !is_barred(failed, m));
+	miners.retain(|m| {
+		let barred = is_barred(failed, m);
+		if barred {
+			scores.forfeit(m.uid, m.hotkey.0);
+		}
+		!barred
+	});
 	if miners.is_empty() {
 		metrics.rounds_skipped.with_label_values(&["no_miners"]).inc();
 		tracing::info!("no serving miners (axon and model commitment with the subnet's tokenizer) yet");

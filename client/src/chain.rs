@@ -3,13 +3,53 @@
 use crate::{
 	error::ClientError,
 	keys::{self, Keypair},
-	runtime, AccountId, Hyperparam, Metagraph, NeuronInfo, SubnetHyperparams, H256,
+	runtime, AccountId, EscrowedBond, Hyperparam, Metagraph, NeuronInfo, SubnetHyperparams, H256,
 };
 use subxt::{
 	error::TransactionEventsError,
 	tx::Payload,
 	OnlineClient, SubstrateConfig,
 };
+
+/// Fraud evidence as `report_fraud` takes it: one step the accused miner signed for the
+/// reporting validator (see `tessera_proto::receipt`). Plain bytes, so callers need not
+/// touch the generated runtime types.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FraudEvidenceArgs {
+	/// The model the miner said it ran (its on-chain commitment).
+	pub model_hash: [u8; 32],
+	/// Every digest of the signed step: `(position, context hash, distribution hash)`.
+	pub digests: Vec<(u32, [u8; 32], [u8; 32])>,
+	/// Which digest is disputed.
+	pub index: u32,
+	/// The miner's sr25519 signature of the step.
+	pub signature: [u8; 64],
+	/// Hash of the full evidence the validator keeps.
+	pub evidence_hash: [u8; 32],
+}
+
+impl FraudEvidenceArgs {
+	/// The runtime's `FraudEvidence`.
+	pub fn to_runtime(&self) -> runtime::runtime_types::pallet_tessera::types::FraudEvidence {
+		use runtime::runtime_types::{bounded_collections::bounded_vec::BoundedVec, pallet_tessera::types as t};
+		let digests = self
+			.digests
+			.iter()
+			.map(|(position, context, distribution)| t::AnswerDigest {
+				position: *position,
+				context: *context,
+				distribution: *distribution,
+			})
+			.collect();
+		t::FraudEvidence {
+			model_hash: H256(self.model_hash),
+			digests: BoundedVec(digests),
+			index: self.index,
+			signature: self.signature,
+			evidence_hash: H256(self.evidence_hash),
+		}
+	}
+}
 
 /// Events of a finalized, successful extrinsic.
 pub type Events = subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>;
@@ -169,14 +209,36 @@ impl TesseraClient {
 	}
 
 	/// Report neuron `uid` of `netuid` for fraud, signed by a validator `hotkey` holding a
-	/// permit; `evidence_hash` names the evidence the validator keeps. The returned events
-	/// include `FraudReported` and, when this report crossed the subnet's threshold,
-	/// `MinerSlashed`, `ModelBarred` and `MinerDeregistered`.
-	pub async fn report_fraud(&self, hotkey: &Keypair, netuid: u16, uid: u16, evidence_hash: H256) -> Result<TxOutcome, ClientError> {
-		self.submit(&runtime::tx().tessera().report_fraud(netuid, uid, evidence_hash), hotkey).await
+	/// permit. `evidence` is a step the miner signed for this validator (the runtime
+	/// checks the signature and that its model hash is the miner's commitment). The
+	/// returned events include `FraudReported` and, when this report crossed the subnet's
+	/// threshold, `MinerSlashed`, `ModelBarred` and `MinerDeregistered`.
+	pub async fn report_fraud(&self, hotkey: &Keypair, netuid: u16, uid: u16, evidence: &FraudEvidenceArgs) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().report_fraud(netuid, uid, evidence.to_runtime()), hotkey).await
 	}
 
-	/// Take `hotkey` off `netuid` (signed by its owner `coldkey`); its bond is returned.
+	/// Report the escrowed `accused` hotkey of `netuid` (a reported miner that left with
+	/// its bond in escrow) for fraud; `evidence` as for [`TesseraClient::report_fraud`],
+	/// against the model it had committed.
+	pub async fn report_escrowed(
+		&self,
+		hotkey: &Keypair,
+		netuid: u16,
+		accused: &AccountId,
+		evidence: &FraudEvidenceArgs,
+	) -> Result<TxOutcome, ClientError> {
+		let call = runtime::tx().tessera().report_escrowed(netuid, accused.clone(), evidence.to_runtime());
+		self.submit(&call, hotkey).await
+	}
+
+	/// Return the escrowed bond of `hotkey` on `netuid` to its owner once every report
+	/// against it expired (anyone may sign).
+	pub async fn release_escrow(&self, signer: &Keypair, netuid: u16, hotkey: &AccountId) -> Result<TxOutcome, ClientError> {
+		self.submit(&runtime::tx().tessera().release_escrow(netuid, hotkey.clone()), signer).await
+	}
+
+	/// Take `hotkey` off `netuid` (signed by its owner `coldkey`); its bond is returned,
+	/// or held in escrow while fraud reports against it still count.
 	pub async fn deregister(&self, coldkey: &Keypair, netuid: u16, hotkey: &AccountId) -> Result<TxOutcome, ClientError> {
 		self.submit(&runtime::tx().tessera().deregister(netuid, hotkey.clone()), coldkey).await
 	}
@@ -261,6 +323,17 @@ impl TesseraClient {
 	pub async fn subnets(&self) -> Result<Vec<u16>, ClientError> {
 		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
 		Ok(at.runtime_apis().call(runtime::runtime_apis().tessera_api().subnets()).await.map_err(subxt::Error::from)?)
+	}
+
+	/// The escrowed bond of `hotkey` on `netuid`, if its bond is in escrow.
+	pub async fn escrow(&self, netuid: u16, hotkey: &AccountId) -> Result<Option<EscrowedBond>, ClientError> {
+		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
+		let entry = at.storage().entry(runtime::storage().tessera().escrowed_bonds()).map_err(subxt::Error::from)?;
+		let value = entry.try_fetch((netuid, hotkey.clone())).await.map_err(subxt::Error::from)?;
+		match value {
+			Some(v) => Ok(Some(v.decode().map_err(subxt::Error::from)?)),
+			None => Ok(None),
+		}
 	}
 
 	/// Value of `coldkey`'s stake in `hotkey`'s pool.

@@ -16,7 +16,7 @@ pub mod error;
 pub mod keys;
 pub mod wallet;
 
-pub use chain::{TesseraClient, TxOutcome};
+pub use chain::{FraudEvidenceArgs, TesseraClient, TxOutcome};
 pub use error::ClientError;
 pub use keys::{Keypair, KeyFile, KeyKind};
 
@@ -38,6 +38,8 @@ pub use runtime::runtime_types::pallet_tessera::types::{
 };
 /// The metagraph of a subnet as `TesseraApi::metagraph` returns it.
 pub type Metagraph = runtime::runtime_types::pallet_tessera::types::Metagraph<AccountId>;
+/// A reported miner's bond held in escrow after it left its subnet.
+pub type EscrowedBond = runtime::runtime_types::pallet_tessera::types::EscrowedBond<AccountId>;
 /// One neuron as `TesseraApi::neuron` returns it.
 pub type NeuronInfo = runtime::runtime_types::pallet_tessera::types::NeuronInfo<AccountId>;
 /// Account id type of the chain.

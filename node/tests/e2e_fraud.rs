@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{start_dev_node, wait_for};
+use common::{evidence_args, signed_evidence, start_dev_node, wait_for};
 use std::time::Duration;
 use tessera_client::{
 	chain::account_of,
@@ -46,6 +46,7 @@ async fn bond_report_slash_bar_and_deregister() {
 		client.transfer(&alice, key, 10 * TOKEN).await.unwrap();
 	}
 	let model = H256::repeat_byte(0x42);
+	let evidence = |reporter| evidence_args(&signed_evidence(&miner, reporter, model.0));
 	client.commit_model(&miner, NET, model, H256::zero()).await.unwrap();
 	client.add_stake(&alice, &validator_id, 1_000 * TOKEN).await.unwrap();
 	wait_for(Duration::from_secs(90), "validator permit", || async {
@@ -56,11 +57,11 @@ async fn bond_report_slash_bar_and_deregister() {
 
 	// Only permitted validators report; the one permit holds all the permit stake, so its
 	// report slashes at once: the bond is burned, the model barred, the uid vacated.
-	let err = client.report_fraud(&miner, NET, 0, H256::repeat_byte(1)).await.unwrap_err();
+	let err = client.report_fraud(&miner, NET, 0, &evidence(&miner)).await.unwrap_err();
 	assert!(err.is("Tessera", "NoValidatorPermit"), "{err}");
 	let bob_free = client.free_balance(&account_of(&bob)).await.unwrap();
 	let validator_free = client.free_balance(&validator_id).await.unwrap();
-	let outcome = client.report_fraud(&validator, NET, 1, H256::repeat_byte(0xee)).await.unwrap();
+	let outcome = client.report_fraud(&validator, NET, 1, &evidence(&validator)).await.unwrap();
 	let reported = outcome.events.find_first::<events::FraudReported>().unwrap().unwrap();
 	assert_eq!((reported.uid, reported.reporter.clone()), (1, validator_id.clone()));
 	assert_eq!(reported.reported_stake, reported.permitted_stake);

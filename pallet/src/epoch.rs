@@ -5,7 +5,8 @@
 //!   subnet accumulates them in `PendingEmission`. Nothing is minted yet.
 //! - Each subnet runs its epoch when `(block + netuid + 1) % (tempo + 1) == 0`
 //!   (subtensor's schedule, so subnets do not all run in the same block). The epoch reads
-//!   stakes, weights and bonds, runs [`crate::yuma::epoch`], stores its outputs, and pays
+//!   stakes, weights and bonds, runs [`crate::yuma::epoch`], stores its outputs (and the
+//!   stake it read per uid, [`EpochStake`], which weighs fraud reports), and pays
 //!   the pending emission: half to miners by incentive (minted to the miner hotkey's
 //!   owner coldkey), half to validators by dividends (minted into the validator's stake
 //!   pool via [`Pallet::reward_pool`], the delegate take to its owner). Total issuance
@@ -128,6 +129,7 @@ impl<T: Config> Pallet<T> {
 
 		Active::<T>::insert(netuid, out.active);
 		ValidatorPermit::<T>::insert(netuid, out.validator_permit);
+		EpochStake::<T>::insert(netuid, stake);
 		Rank::<T>::insert(netuid, out.rank);
 		Trust::<T>::insert(netuid, out.trust);
 		Consensus::<T>::insert(netuid, out.consensus);

@@ -12,7 +12,10 @@
 //! - [`staking`]: share pools, `add_stake`, `remove_stake`, delegate take;
 //! - [`weights`]: `set_weights` checks, commit-reveal;
 //! - [`subnets`]: subnet creation and hyperparameter setters;
-//! - [`fraud`]: miner bonds, `report_fraud`, slashing and `deregister`;
+//! - [`fraud`]: miner bonds, `report_fraud`, slashing, `deregister` and the escrow of
+//!   reported neurons' bonds;
+//! - [`evidence`]: the fraud evidence the runtime checks (the miner's step signature);
+//! - [`address`]: which axon addresses are global;
 //! - [`metagraph`]: the `TesseraApi` runtime API and its one-call metagraph.
 //!
 //! Every call is weighed by [`weights_info::WeightInfo`]; no call loops over more than
@@ -24,7 +27,10 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod address;
 pub mod epoch;
+pub mod escrow;
+pub mod evidence;
 pub mod fraud;
 pub mod metagraph;
 pub mod migrations;
@@ -44,6 +50,7 @@ pub mod mock;
 #[cfg(test)]
 mod tests;
 
+pub use evidence::{AccountIdIsPublicKey, PublicKeyOf};
 pub use types::*;
 pub use weights_info::WeightInfo;
 
@@ -65,7 +72,9 @@ pub mod pallet {
 
 	/// The in-code storage version.
 	/// 2: `SubnetHyperparams` gained the audit fields (see [`crate::migrations`]).
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
+	/// 3: `SubnetHyperparams` gained `max_model_bytes`; fraud reports are keyed by hotkey
+	/// and carry the disputed digest.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -128,6 +137,10 @@ pub mod pallet {
 		/// half of what is left under the cap has been emitted.
 		#[pallet::constant]
 		type TotalSupplyCap: Get<Balance>;
+
+		/// The sr25519 public key of a hotkey (fraud evidence is the accused hotkey's
+		/// signature); [`AccountIdIsPublicKey`] for `AccountId32`.
+		type PublicKeyOf: PublicKeyOf<Self::AccountId>;
 
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
@@ -245,20 +258,40 @@ pub mod pallet {
 	pub type MinerBonds<T: Config> =
 		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, Balance, OptionQuery>;
 
-	/// Fraud reports against each `(netuid, uid)`, oldest first. Cleared whenever the uid
-	/// changes hands, so reports never carry over to a new neuron. Only reports of
-	/// validators that still hold a permit and are younger than `fraud_window` count;
-	/// the others are dropped at the next report.
+	/// Fraud reports against each `(netuid, hotkey)`, oldest first. Keyed by hotkey, so
+	/// they never carry over to another neuron taking the uid, and they follow a reported
+	/// neuron that left into the escrow of its bond (see [`EscrowedBonds`]). Only reports
+	/// of validators that still hold a permit and are younger than `fraud_window` count;
+	/// the others are dropped at the next report. Removed when the neuron leaves with no
+	/// report counting, when its escrow is returned, and when it is slashed.
 	#[pallet::storage]
 	pub type FraudReports<T: Config> = StorageDoubleMap<
 		_,
 		Twox64Concat,
 		NetUid,
-		Twox64Concat,
-		Uid,
+		Blake2_128Concat,
+		T::AccountId,
 		BoundedVec<FraudReport<T::AccountId>, fraud::MaxReporters<T>>,
 		ValueQuery,
 	>;
+
+	/// Bonds of neurons that left `netuid` (pruned, replaced or deregistered) while fraud
+	/// reports against them still counted, by hotkey: held until every report is older
+	/// than `fraud_window` (then returned to the owner by `release_escrow` or the
+	/// per-block sweep) or until the reports reach the threshold (then slashed). The
+	/// hotkey cannot register on the subnet again meanwhile.
+	#[pallet::storage]
+	pub type EscrowedBonds<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NetUid, Blake2_128Concat, T::AccountId, EscrowedBond<T::AccountId>, OptionQuery>;
+
+	/// Number of entries in [`EscrowedBonds`] (the per-block sweep does nothing at zero).
+	#[pallet::storage]
+	pub type EscrowCount<T> = StorageValue<_, u32, ValueQuery>;
+
+	/// Raw storage key of the last [`EscrowedBonds`] entry the per-block sweep visited;
+	/// the next sweep continues after it (absent: from the start).
+	#[pallet::storage]
+	pub type EscrowCursor<T> = StorageValue<_, Vec<u8>, OptionQuery>;
 
 	/// Uids below `SubnetN` left empty by `deregister` or a fraud slash, ascending; the
 	/// next registrations fill them first.
@@ -293,6 +326,12 @@ pub mod pallet {
 	/// Whether each uid holds a validator permit.
 	#[pallet::storage]
 	pub type ValidatorPermit<T> = StorageMap<_, Twox64Concat, NetUid, Vec<bool>, ValueQuery>;
+	/// Stake behind each uid's hotkey as the last epoch read it. Fraud reports (and the
+	/// permit stake they are measured against) count this snapshot, so stake added after
+	/// the epoch, e.g. in the block of a report, cannot buy the vote. Zero for a uid
+	/// registered since.
+	#[pallet::storage]
+	pub type EpochStake<T> = StorageMap<_, Twox64Concat, NetUid, Vec<Balance>, ValueQuery>;
 	/// Whether each uid was active at the last epoch.
 	#[pallet::storage]
 	pub type Active<T> = StorageMap<_, Twox64Concat, NetUid, Vec<bool>, ValueQuery>;
@@ -449,10 +488,15 @@ pub mod pallet {
 		WeightsRevealed { netuid: NetUid, hotkey: T::AccountId, hash: H256 },
 		/// A registration on a subnet with audits placed a bond on the coldkey.
 		MinerBonded { netuid: NetUid, uid: Uid, hotkey: T::AccountId, coldkey: T::AccountId, amount: Balance },
-		/// A bond was released to its coldkey (clean exit: deregistration or pruning).
+		/// A bond was released to its coldkey (clean exit: deregistration or pruning with
+		/// no report counting, or an escrow whose reports all expired).
 		BondReturned { netuid: NetUid, hotkey: T::AccountId, coldkey: T::AccountId, amount: Balance },
-		/// A validator reported a neuron for fraud. `reported_stake` is the permit stake of
-		/// every reporter whose report still counts, `permitted_stake` the subnet's total.
+		/// A neuron left `netuid` while fraud reports against it still counted: its bond
+		/// is held in escrow until they expire or reach the threshold.
+		BondEscrowed { netuid: NetUid, uid: Uid, hotkey: T::AccountId, coldkey: T::AccountId, amount: Balance },
+		/// A validator reported a neuron (or an escrowed hotkey; `uid` is then the uid it
+		/// had) for fraud. `reported_stake` is the epoch stake of every reporter whose
+		/// report still counts, `permitted_stake` the epoch stake of all permits.
 		FraudReported {
 			netuid: NetUid,
 			uid: Uid,
@@ -462,7 +506,7 @@ pub mod pallet {
 			reported_stake: Balance,
 			permitted_stake: Balance,
 		},
-		/// Fraud reports crossed the threshold: the neuron's bond of `amount` was slashed to
+		/// Fraud reports crossed the threshold: the neuron's (or escrow's) bond of `amount` was slashed to
 		/// `destination`; `burned` is the part burned (all of it, or reporter shares that
 		/// could not be paid).
 		MinerSlashed {
@@ -582,8 +626,24 @@ pub mod pallet {
 		CannotReportSelf,
 		/// The neuron already has a report from every permitted validator.
 		TooManyFraudReports,
-		/// The neuron has fraud reports that still count; it can leave once they expire.
+		/// The escrow still has fraud reports younger than `fraud_window`.
 		FraudReportsPending,
+		/// The address is not a global unicast address (loopback, private, link-local,
+		/// shared, documentation, multicast, ... or such an IPv4 address inside IPv6), and
+		/// the subnet does not allow local axons.
+		AxonAddressNotGlobal,
+		/// The evidence's `index` is not one of its digests.
+		EvidenceIndexOutOfRange,
+		/// The evidence's model hash is not the accused's committed model.
+		EvidenceModelMismatch,
+		/// The evidence's signature is not the accused hotkey's signature of the step for
+		/// the reporting validator.
+		EvidenceSignatureInvalid,
+		/// The hotkey's bond on this subnet is in escrow until its fraud reports resolve;
+		/// it cannot register there meanwhile.
+		HotkeyBondInEscrow,
+		/// No escrowed bond for this hotkey on this subnet.
+		NoEscrow,
 	}
 
 	#[pallet::hooks]
@@ -597,6 +657,7 @@ pub mod pallet {
 			Self::on_new_block()
 				.saturating_add(Self::accrue_emission())
 				.saturating_add(Self::run_scheduled_epochs(now))
+				.saturating_add(Self::sweep_escrows(now))
 		}
 
 		#[cfg(feature = "std")]
@@ -769,35 +830,71 @@ pub mod pallet {
 
 		/// Report neuron `uid` of `netuid` for fraud (signed answers that do not come from
 		/// its committed model), signed by a validator hotkey of the subnet holding a
-		/// permit; `evidence_hash` identifies the evidence the validator keeps. When the
-		/// permit stake of the validators whose reports count (younger than
-		/// `fraud_window`) exceeds `fraud_threshold` of the subnet's permit stake, the
-		/// neuron's bond is slashed, its model hash barred and its uid vacated.
+		/// permit. `evidence` is a step the neuron's hotkey signed for this validator
+		/// while claiming its committed model (see [`crate::evidence`]); it is checked
+		/// before anything else. When the epoch stake (see [`EpochStake`]) of the
+		/// validators whose reports count (younger than `fraud_window`) exceeds
+		/// `fraud_threshold` of the epoch stake of all permits, the neuron's bond is
+		/// slashed, its model hash barred and its uid vacated.
 		///
 		/// Weighed by the subnet's number of validator permits (every loop is bounded by
-		/// it). As subtensor's `set_weights`, a successful report pays no fee: only
-		/// permitted validators get that far, once per neuron per window.
+		/// it) and the evidence's digests (at most 256). As subtensor's `set_weights`, a
+		/// successful report pays no fee: only permitted validators with a valid miner
+		/// signature get that far, once per neuron per window.
 		#[pallet::call_index(12)]
-		#[pallet::weight(T::WeightInfo::report_fraud(Pallet::<T>::validator_permit_count(*netuid)))]
+		#[pallet::weight(T::WeightInfo::report_fraud(
+			Pallet::<T>::validator_permit_count(*netuid),
+			evidence.digests.len() as u32,
+		))]
 		pub fn report_fraud(
 			origin: OriginFor<T>,
 			netuid: NetUid,
 			uid: Uid,
-			evidence_hash: H256,
+			evidence: FraudEvidence,
 		) -> DispatchResultWithPostInfo {
 			let reporter = ensure_signed(origin)?;
-			Self::do_report_fraud(reporter, netuid, uid, evidence_hash)?;
+			Self::do_report_fraud(reporter, netuid, fraud::Target::Uid(uid), evidence)?;
 			Ok(Pays::No.into())
 		}
 
 		/// Take `hotkey` off subnet `netuid` (signed by its owner coldkey): its uid becomes
-		/// vacant and its bond, if any, is released. Refused while fraud reports against
-		/// it still count.
+		/// vacant and its bond, if any, is released, or held in escrow while fraud reports
+		/// against it still count (see [`EscrowedBonds`]).
 		#[pallet::call_index(13)]
 		#[pallet::weight(T::WeightInfo::deregister())]
 		pub fn deregister(origin: OriginFor<T>, netuid: NetUid, hotkey: T::AccountId) -> DispatchResult {
 			let coldkey = ensure_signed(origin)?;
 			Self::do_deregister(coldkey, netuid, hotkey)
+		}
+
+		/// Return the escrowed bond of `hotkey` on `netuid` to its owner once every fraud
+		/// report against it is older than `fraud_window` (or audits are off). Anyone may
+		/// call it; the per-block sweep does the same a few escrows at a time.
+		#[pallet::call_index(14)]
+		#[pallet::weight(T::WeightInfo::release_escrow(Pallet::<T>::max_reports(*netuid)))]
+		pub fn release_escrow(origin: OriginFor<T>, netuid: NetUid, hotkey: T::AccountId) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_release_escrow(netuid, &hotkey)
+		}
+
+		/// Report the escrowed `hotkey` of `netuid` (a reported neuron that left the
+		/// subnet) for fraud: as `report_fraud`, with the evidence checked against the
+		/// model it had committed when it left. Crossing the threshold slashes the escrow
+		/// and bars the model.
+		#[pallet::call_index(15)]
+		#[pallet::weight(T::WeightInfo::report_fraud(
+			Pallet::<T>::validator_permit_count(*netuid),
+			evidence.digests.len() as u32,
+		))]
+		pub fn report_escrowed(
+			origin: OriginFor<T>,
+			netuid: NetUid,
+			hotkey: T::AccountId,
+			evidence: FraudEvidence,
+		) -> DispatchResultWithPostInfo {
+			let reporter = ensure_signed(origin)?;
+			Self::do_report_fraud(reporter, netuid, fraud::Target::Escrowed(hotkey), evidence)?;
+			Ok(Pays::No.into())
 		}
 	}
 

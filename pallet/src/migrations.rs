@@ -3,6 +3,11 @@
 //! - v1 -> v2: `SubnetHyperparams` gained the audit fields (`audits_enabled`,
 //!   `miner_bond`, `fraud_threshold`, `fraud_window`, `slash_to_reporters`). Existing
 //!   subnets keep every value and get the defaults of the new fields (audits off).
+//! - v2 -> v3: `SubnetHyperparams` gained `max_model_bytes` (existing subnets get the
+//!   default, 4 GiB). `FraudReports` moved from `(netuid, uid)` to `(netuid, hotkey)` keys
+//!   and carry the disputed digest: reports made before the runtime checked evidence are
+//!   backed by nothing it can verify, so they are dropped (a bounded clear: at most one
+//!   entry per uid of every subnet).
 
 use crate::*;
 use codec::Decode;
@@ -40,6 +45,30 @@ struct SubnetHyperparamsV1 {
 	weights_min_stake: Balance,
 	tokenizer_hash: H256,
 	allow_local_axons: bool,
+}
+
+/// `SubnetHyperparams` as storage version 2 encoded it: version 1 plus the audit fields.
+#[derive(Decode)]
+struct SubnetHyperparamsV2 {
+	v1: SubnetHyperparamsV1,
+	audits_enabled: bool,
+	miner_bond: Balance,
+	fraud_threshold: u16,
+	fraud_window: u64,
+	slash_to_reporters: bool,
+}
+
+impl From<SubnetHyperparamsV2> for SubnetHyperparams {
+	fn from(o: SubnetHyperparamsV2) -> Self {
+		Self {
+			audits_enabled: o.audits_enabled,
+			miner_bond: o.miner_bond,
+			fraud_threshold: o.fraud_threshold,
+			fraud_window: o.fraud_window,
+			slash_to_reporters: o.slash_to_reporters,
+			..o.v1.into()
+		}
+	}
 }
 
 impl From<SubnetHyperparamsV1> for SubnetHyperparams {
@@ -82,14 +111,28 @@ impl From<SubnetHyperparamsV1> for SubnetHyperparams {
 pub fn migrate<T: Config>() -> Weight {
 	let on_chain = Pallet::<T>::on_chain_storage_version();
 	let mut weight = T::DbWeight::get().reads(1);
-	if on_chain < 2 {
-		let mut subnets: u64 = 0;
-		Hyperparams::<T>::translate::<SubnetHyperparamsV1, _>(|_, old| {
-			subnets += 1;
-			Some(old.into())
-		});
-		StorageVersion::new(2).put::<Pallet<T>>();
-		weight = weight.saturating_add(T::DbWeight::get().reads_writes(subnets, subnets + 1));
+	if on_chain < 3 {
+		let subnets = if on_chain < 2 {
+			translate_hyperparams::<T, SubnetHyperparamsV1>()
+		} else {
+			translate_hyperparams::<T, SubnetHyperparamsV2>()
+		};
+		let limit = (subnets as u32).saturating_mul(T::MaxAllowedUidsLimit::get() as u32).max(1);
+		let cleared = FraudReports::<T>::clear(limit, None);
+		StorageVersion::new(3).put::<Pallet<T>>();
+		let reports = cleared.loops as u64;
+		weight = weight.saturating_add(T::DbWeight::get().reads_writes(subnets + reports, subnets + reports + 1));
 	}
 	weight
+}
+
+/// Re-encode every subnet's hyperparameters from the old layout `Old`. Returns the number
+/// of subnets.
+fn translate_hyperparams<T: Config, Old: Decode + Into<SubnetHyperparams>>() -> u64 {
+	let mut subnets: u64 = 0;
+	Hyperparams::<T>::translate::<Old, _>(|_, old| {
+		subnets += 1;
+		Some(old.into())
+	});
+	subnets
 }

@@ -55,7 +55,43 @@ impl pallet_tessera::Config for Test {
 	type MaxWeightCommits = ConstU32<3>;
 	type InitialBlockEmission = ConstU128<1_000_000_000>;
 	type TotalSupplyCap = ConstU128<21_000_000_000_000_000>;
+	type PublicKeyOf = MockKeys;
 	type WeightInfo = ();
+}
+
+/// Test accounts are `u64`s: each has the sr25519 key pair derived from its number.
+pub struct MockKeys;
+
+impl MockKeys {
+	/// The key pair of account `who`.
+	pub fn pair(who: AccountId) -> sp_core::sr25519::Pair {
+		use codec::Encode;
+		use sp_core::Pair;
+		sp_core::sr25519::Pair::from_seed(&sp_io::hashing::blake2_256(&(b"tessera-mock", who).encode()))
+	}
+
+	/// `who`'s sr25519 signature of `message`.
+	pub fn sign(who: AccountId, message: &[u8]) -> [u8; 64] {
+		use sp_core::Pair;
+		Self::pair(who).sign(message).0
+	}
+}
+
+impl PublicKeyOf<AccountId> for MockKeys {
+	fn public_key(who: &AccountId) -> Option<[u8; 32]> {
+		use sp_core::Pair;
+		Some(Self::pair(*who).public().0)
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn bench_account(seed: u32) -> AccountId {
+		1_000_000 + seed as AccountId
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn bench_sign(who: &AccountId, message: &[u8]) -> Option<[u8; 64]> {
+		Some(Self::sign(*who, message))
+	}
 }
 
 /// Coldkeys 1..=9 and 100..=109 start with this much.

@@ -2,7 +2,9 @@
 //!
 //! A registration fills, in this order: the lowest vacant uid (left by `deregister` or a
 //! fraud slash), a new uid while the subnet has room, or the uid of the neuron with the
-//! lowest pruning score outside its immunity period. A pruned neuron's bond is returned.
+//! lowest pruning score outside its immunity period. A pruned neuron's bond is returned,
+//! or held in escrow while fraud reports against it still count (see [`crate::escrow`]);
+//! a hotkey with an escrowed bond on the subnet cannot register there until it resolves.
 
 use crate::*;
 use alloc::vec::Vec;
@@ -43,6 +45,7 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::TooManyRegistrationsThisInterval
 		);
 		ensure!(!Uids::<T>::contains_key(netuid, &hotkey), Error::<T>::HotkeyAlreadyRegistered);
+		ensure!(!EscrowedBonds::<T>::contains_key(netuid, &hotkey), Error::<T>::HotkeyBondInEscrow);
 		if let Some(owner) = Owner::<T>::get(&hotkey) {
 			ensure!(owner == coldkey, Error::<T>::NotHotkeyOwner);
 		}
@@ -82,7 +85,7 @@ impl<T: Config> Pallet<T> {
 				(uid, None)
 			},
 			Slot::Replace(uid, old) => {
-				Self::release_bond(netuid, &old);
+				Self::settle_bond(netuid, uid, &old, &params, now);
 				Self::clear_neuron(netuid, uid, &old);
 				Self::install_neuron(netuid, uid, &hotkey, now);
 				(uid, Some(old))
@@ -153,8 +156,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Remove everything `old` had at `uid` of `netuid` (its keys, axon, model commitment,
-	/// weight commits, weights and bonds rows, fraud reports). Its bond is handled by the
-	/// caller; its stake pool and ownership stay.
+	/// weight commits, weights and bonds rows). Its bond and fraud reports are handled by
+	/// the caller (see [`Pallet::settle_bond`]); its stake pool and ownership stay.
 	pub(crate) fn clear_neuron(netuid: NetUid, uid: Uid, old: &T::AccountId) {
 		Uids::<T>::remove(netuid, old);
 		Axons::<T>::remove(netuid, old);
@@ -164,7 +167,6 @@ impl<T: Config> Pallet<T> {
 		HotkeyNetworks::<T>::mutate(old, |nets| nets.retain(|n| *n != netuid));
 		Weights::<T>::remove(netuid, uid);
 		Bonds::<T>::remove(netuid, uid);
-		FraudReports::<T>::remove(netuid, uid);
 	}
 
 	/// Put `new` at the existing (cleared or vacant) `uid` with fresh per-uid values.
@@ -208,6 +210,7 @@ impl<T: Config> Pallet<T> {
 		PruningScores::<T>::mutate(netuid, |v| set(v, i, 0));
 		Emission::<T>::mutate(netuid, |v| set(v, i, 0));
 		ValidatorPermit::<T>::mutate(netuid, |v| set(v, i, false));
+		EpochStake::<T>::mutate(netuid, |v| set(v, i, 0));
 		Active::<T>::mutate(netuid, |v| set(v, i, active));
 		LastUpdate::<T>::mutate(netuid, |v| set(v, i, now));
 	}

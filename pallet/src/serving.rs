@@ -1,4 +1,9 @@
 //! Axon serving and model commitments.
+//!
+//! `serve_axon` accepts only global addresses (see [`crate::address`]) unless the subnet
+//! sets `allow_local_axons` (development and local test networks): a loopback, private,
+//! link-local, shared, documentation, multicast or reserved address, also in an IPv6
+//! form (mapped, NAT64, 6to4), fails with `AxonAddressNotGlobal`.
 
 use crate::*;
 use frame_support::{ensure, pallet_prelude::*};
@@ -21,7 +26,10 @@ impl<T: Config> Pallet<T> {
 		let params = Self::hyperparams_of(netuid)?;
 		ensure!(Self::is_registered(netuid, &hotkey), Error::<T>::HotkeyNotRegistered);
 		ensure!(ip_type == 4 || ip_type == 6, Error::<T>::InvalidIpType);
-		ensure!(is_valid_ip(ip_type, ip, params.allow_local_axons), Error::<T>::InvalidIpAddress);
+		address::check_axon_address(ip_type, ip, params.allow_local_axons).map_err(|e| match e {
+			address::AddressError::Invalid => Error::<T>::InvalidIpAddress,
+			address::AddressError::NotGlobal => Error::<T>::AxonAddressNotGlobal,
+		})?;
 		ensure!(port != 0, Error::<T>::InvalidPort);
 		ensure!(protocol <= MAX_AXON_PROTOCOL, Error::<T>::InvalidProtocol);
 		let now = Self::current_block();
@@ -82,29 +90,8 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
-/// subtensor's address check: no unspecified or broadcast addresses, IPv4 must fit in
-/// 32 bits; loopback and private ranges only when the subnet allows local axons.
+/// Whether `ip` may be an axon address (see [`crate::address`]): never unspecified,
+/// broadcast or out of range; only global addresses unless `allow_local`.
 pub fn is_valid_ip(ip_type: u8, ip: u128, allow_local: bool) -> bool {
-	match ip_type {
-		4 => {
-			if ip == 0 || ip >= u32::MAX as u128 {
-				return false;
-			}
-			let octets = (ip as u32).to_be_bytes();
-			let local = octets[0] == 127 ||
-				octets[0] == 10 ||
-				(octets[0] == 172 && (16..32).contains(&octets[1])) ||
-				(octets[0] == 192 && octets[1] == 168) ||
-				(octets[0] == 169 && octets[1] == 254);
-			allow_local || !local
-		},
-		6 => {
-			if ip == 0 || ip == u128::MAX {
-				return false;
-			}
-			let loopback = ip == 1;
-			allow_local || !loopback
-		},
-		_ => false,
-	}
+	address::check_axon_address(ip_type, ip, allow_local).is_ok()
 }

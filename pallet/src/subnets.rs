@@ -18,7 +18,8 @@ impl<T: Config> Pallet<T> {
 			p.burn <= p.max_burn &&
 			p.adjustment_interval > 0 &&
 			p.commit_reveal_period > 0 &&
-			p.fraud_window > 0;
+			p.fraud_window > 0 &&
+			p.max_model_bytes > 0;
 		ensure!(ok, Error::<T>::InvalidHyperparameter);
 		Ok(())
 	}
@@ -88,6 +89,7 @@ impl<T: Config> Pallet<T> {
 			Hyperparam::FraudThreshold(v) => p.fraud_threshold = v,
 			Hyperparam::FraudWindow(v) => p.fraud_window = v,
 			Hyperparam::SlashToReporters(v) => p.slash_to_reporters = v,
+			Hyperparam::MaxModelBytes(v) => p.max_model_bytes = v,
 		}
 		Self::validate_hyperparams(&p)?;
 		Hyperparams::<T>::insert(netuid, p);

@@ -8,6 +8,8 @@ use frame_support::{
 use sp_core::H256;
 use sp_runtime::DispatchError;
 
+mod address;
+mod attacks;
 mod fraud;
 
 const NET: NetUid = 1;
@@ -261,9 +263,9 @@ fn serve_axon_records_and_validates() {
 		// Loopback is refused unless the subnet allows local axons.
 		assert_noop!(
 			Tessera::serve_axon(origin(11), NET, 1, 0x7f000001, 8080, 4, 0),
-			Error::<Test>::InvalidIpAddress
+			Error::<Test>::AxonAddressNotGlobal
 		);
-		assert_noop!(Tessera::serve_axon(origin(11), NET, 1, 1, 8080, 6, 0), Error::<Test>::InvalidIpAddress);
+		assert_noop!(Tessera::serve_axon(origin(11), NET, 1, 1, 8080, 6, 0), Error::<Test>::AxonAddressNotGlobal);
 		assert_noop!(Tessera::serve_axon(origin(11), NET, 1, 0x01020304, 0, 4, 0), Error::<Test>::InvalidPort);
 		assert_noop!(
 			Tessera::serve_axon(origin(11), NET, 1, 0x01020304, 8080, 4, 7),

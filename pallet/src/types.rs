@@ -3,6 +3,7 @@
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use alloc::vec::Vec;
+use frame_support::{traits::ConstU32, BoundedVec};
 use sp_core::H256;
 
 /// Subnet identifier.
@@ -48,6 +49,9 @@ pub struct ModelCommitment {
 	/// Block at which this commitment was recorded.
 	pub block: BlockHeight,
 }
+
+/// Default `max_model_bytes` of a new subnet: 4 GiB.
+pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Every hyperparameter of a subnet, with subtensor's meaning.
 #[derive(
@@ -125,6 +129,9 @@ pub struct SubnetHyperparams {
 	pub fraud_window: u64,
 	/// Pay a slashed bond to the reporters pro rata by stake instead of burning it.
 	pub slash_to_reporters: bool,
+	/// Largest model file, in bytes, a miner may commit on the subnet: validators refuse
+	/// to fetch more (a model over it is the miner's failed audit). Default 4 GiB.
+	pub max_model_bytes: u64,
 }
 
 impl Default for SubnetHyperparams {
@@ -163,6 +170,7 @@ impl Default for SubnetHyperparams {
 			fraud_threshold: 32_768,
 			fraud_window: 7_200,
 			slash_to_reporters: false,
+			max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
 		}
 	}
 }
@@ -201,6 +209,47 @@ pub enum Hyperparam {
 	FraudThreshold(u16),
 	FraudWindow(u64),
 	SlashToReporters(bool),
+	MaxModelBytes(u64),
+}
+
+/// Most answer digests one signed step (and so one [`FraudEvidence`]) holds.
+pub const MAX_EVIDENCE_DIGESTS: u32 = 256;
+
+/// What a miner's step signature covers for one answered position (the miner's
+/// `tessera_proto::receipt::AnswerDigest`, encoded the same way).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen, Default,
+)]
+pub struct AnswerDigest {
+	/// Index of the predicted token in its document.
+	pub position: u32,
+	/// Hash of the document's tokens before `position`.
+	pub context: [u8; 32],
+	/// Hash of the answered distribution.
+	pub distribution: [u8; 32],
+}
+
+/// Evidence of fraud the runtime can check: one step the accused miner signed for the
+/// reporting validator, and which of its answers is disputed.
+///
+/// The signature is the accused hotkey's sr25519 signature (signing context
+/// "substrate") over the SCALE encoding of
+/// `(b"tessera/v1/step", reporter hotkey, accused hotkey, model_hash, digests)`, exactly
+/// the bytes a miner signs for every `Evaluate` step.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct FraudEvidence {
+	/// The model the miner said it ran; must be its (current or escrowed) commitment.
+	pub model_hash: H256,
+	/// Every digest of the signed step, in order.
+	pub digests: BoundedVec<AnswerDigest, ConstU32<MAX_EVIDENCE_DIGESTS>>,
+	/// Which digest is disputed (`< digests.len()`).
+	pub index: u32,
+	/// The miner's sr25519 signature of the step.
+	pub signature: [u8; 64],
+	/// Hash of the full evidence the validator keeps (context tokens and distribution).
+	pub evidence_hash: H256,
 }
 
 /// One validator's fraud report against a neuron (see `report_fraud`).
@@ -215,6 +264,26 @@ pub struct FraudReport<AccountId> {
 	/// Hash of the evidence the validator keeps (signed answers that do not match the
 	/// committed model).
 	pub evidence_hash: H256,
+	/// The signed digest the report disputes.
+	pub disputed: AnswerDigest,
+}
+
+/// The bond of a neuron that left its subnet while fraud reports against it still
+/// counted: held until they expire (then returned) or reach the threshold (slashed).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct EscrowedBond<AccountId> {
+	/// Owner coldkey the bond is held from.
+	pub coldkey: AccountId,
+	/// Tokens held (may be zero: the reports can still bar the model).
+	pub amount: Balance,
+	/// Model commitment of the neuron when it left (evidence must name it).
+	pub model_hash: Option<H256>,
+	/// The uid the neuron had.
+	pub uid: Uid,
+	/// Block it left at.
+	pub since: BlockHeight,
 }
 
 /// Where a slashed miner bond went.

@@ -20,10 +20,15 @@ pub trait WeightInfo {
 	fn reveal_weights(n: u32) -> Weight;
 	fn sudo_register_network() -> Weight;
 	fn sudo_set_hyperparam() -> Weight;
-	/// A fraud report on a subnet with `v` validator permits, in the worst case: it
-	/// crosses the threshold and pays the slashed bond to every permitted reporter.
-	fn report_fraud(v: u32) -> Weight;
+	/// A fraud report on a subnet with `v` validator permits and evidence of `d` digests,
+	/// in the worst case: it crosses the threshold and pays the slashed bond to every
+	/// permitted reporter.
+	fn report_fraud(v: u32, d: u32) -> Weight;
 	fn deregister() -> Weight;
+	/// `release_escrow` of an escrow with `r` reports.
+	fn release_escrow(r: u32) -> Weight;
+	/// The per-block escrow sweep visiting `k` escrows (each returned).
+	fn sweep_escrows(k: u32) -> Weight;
 	/// One epoch of a subnet with `n` uids, `entries` weight + bond entries and
 	/// `validators` validator permits.
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight;
@@ -33,6 +38,10 @@ pub trait WeightInfo {
 const PER_ITEM: u64 = 2_000_000;
 /// Fixed compute allowance per call (25 µs).
 const BASE: u64 = 25_000_000;
+/// One sr25519 signature verification (generous: 100 µs).
+const SR25519_VERIFY: u64 = 100_000_000;
+/// Encoding and hashing one answer digest (68 bytes) into a signed payload (1 µs).
+const PER_DIGEST: u64 = 1_000_000;
 
 fn db(reads: u64, writes: u64) -> Weight {
 	RocksDbWeight::get().reads_writes(reads, writes)
@@ -59,7 +68,7 @@ pub fn epoch_compute(n: u32, entries: u32) -> Weight {
 /// (value, shares, position, pot) and bonds row are written; plus the per-subnet vectors.
 pub fn epoch_db(n: u32, validators: u32) -> Weight {
 	let (n, v) = (n as u64, validators as u64);
-	db(12 + 7 * n + 4 * v, 12 + n + 6 * v)
+	db(12 + 7 * n + 4 * v, 13 + n + 6 * v)
 }
 
 /// Estimates for any runtime (and the unit tests).
@@ -68,9 +77,9 @@ pub struct SubstrateWeight;
 impl WeightInfo for SubstrateWeight {
 	fn burned_register(n: u32) -> Weight {
 		// Pruning reads every uid's registration block when the subnet is full; with
-		// audits the bond is held and a pruned neuron's bond released (vacancies, bond,
-		// owner, accounts, reports).
-		compute(n).saturating_add(db(17 + n as u64, 29))
+		// audits the bond is held and a pruned neuron's bond released or escrowed
+		// (vacancies, escrow, bond, owner, accounts, reports, permits, commitment).
+		compute(n).saturating_add(db(21 + n as u64, 32))
 	}
 	fn serve_axon() -> Weight {
 		compute(0).saturating_add(db(3, 1))
@@ -102,19 +111,33 @@ impl WeightInfo for SubstrateWeight {
 	fn sudo_set_hyperparam() -> Weight {
 		compute(0).saturating_add(db(2, 1))
 	}
-	fn report_fraud(v: u32) -> Weight {
-		// Per permit: its key and pool value (the permit stake); per reporter (at most v):
-		// its uid for the permit check, its stake, its owner and coldkey account for the
-		// payout (written). Fixed: params, permits, keys, reports, bond, owner, miner
-		// account, commitment, bar, and vacating the uid (per-hotkey maps and the per-uid
-		// vectors).
+	fn report_fraud(v: u32, d: u32) -> Weight {
+		// Per reporter (at most v): its uid for the permit check and again for its epoch
+		// stake, its owner and coldkey account for the payout (written). Fixed: params,
+		// permits, epoch stakes, keys, reports, bond, owner, miner account, commitment
+		// (or escrow), bar, and vacating the uid (per-hotkey maps and the per-uid
+		// vectors). Per digest: hashing it into the signed payload; plus one sr25519
+		// verification (~100 µs, generous).
 		let v64 = v as u64;
-		compute(v).saturating_add(db(24 + 6 * v64, 30 + v64))
+		compute(v)
+			.saturating_add(Weight::from_parts(SR25519_VERIFY.saturating_add(PER_DIGEST.saturating_mul(d as u64)), 0))
+			.saturating_add(db(26 + 5 * v64, 31 + v64))
 	}
 	fn deregister() -> Weight {
-		// Params, uid, owner, reports, permits, bond and account, then vacating the uid:
-		// per-hotkey maps, weights/bonds rows and eleven per-uid vectors (read and written).
-		compute(0).saturating_add(db(22, 30))
+		// Params, uid, owner, reports, permits, bond and account (or the escrow, its count
+		// and the commitment), then vacating the uid: per-hotkey maps, weights/bonds rows
+		// and twelve per-uid vectors (read and written).
+		compute(0).saturating_add(db(26, 34))
+	}
+	fn release_escrow(r: u32) -> Weight {
+		// Params, escrow, reports (r of them, decoded), count, account hold.
+		compute(r).saturating_add(db(5, 5))
+	}
+	fn sweep_escrows(k: u32) -> Weight {
+		// Count, cursor; per escrow: the entry, its subnet's params, its reports (up to
+		// 4096 decoded), then returning it (escrow, reports, count, account hold).
+		let k64 = k as u64;
+		compute(k.saturating_mul(64)).saturating_add(db(2 + 4 * k64, 1 + 5 * k64))
 	}
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight {
 		epoch_compute(n, entries).saturating_add(epoch_db(n, validators))
@@ -155,11 +178,17 @@ impl WeightInfo for () {
 	fn sudo_set_hyperparam() -> Weight {
 		SubstrateWeight::sudo_set_hyperparam()
 	}
-	fn report_fraud(v: u32) -> Weight {
-		SubstrateWeight::report_fraud(v)
+	fn report_fraud(v: u32, d: u32) -> Weight {
+		SubstrateWeight::report_fraud(v, d)
 	}
 	fn deregister() -> Weight {
 		SubstrateWeight::deregister()
+	}
+	fn release_escrow(r: u32) -> Weight {
+		SubstrateWeight::release_escrow(r)
+	}
+	fn sweep_escrows(k: u32) -> Weight {
+		SubstrateWeight::sweep_escrows(k)
 	}
 	fn epoch(n: u32, entries: u32, validators: u32) -> Weight {
 		SubstrateWeight::epoch(n, entries, validators)

@@ -18,7 +18,8 @@ pub const ENDOWMENT: u128 = 1_000_000 * TOKEN;
 
 /// Hyperparameters of subnet 1 on the development chain: a short tempo and small rate
 /// limits so that tests and the localnet see epochs within seconds, loopback axons allowed,
-/// audits on with a small miner bond (1 TSR) so the localnet exercises fraud reports.
+/// audits on with a small miner bond (1 TSR) so the localnet exercises fraud reports, and
+/// models up to 1 GiB.
 pub fn dev_subnet() -> SubnetHyperparams {
 	SubnetHyperparams {
 		tempo: 10,
@@ -33,6 +34,7 @@ pub fn dev_subnet() -> SubnetHyperparams {
 		audits_enabled: true,
 		miner_bond: TOKEN,
 		fraud_window: 1_000,
+		max_model_bytes: 1 << 30,
 		..Default::default()
 	}
 }

@@ -86,7 +86,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("tessera"),
 	impl_name: Cow::Borrowed("tessera"),
 	authoring_version: 1,
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -218,6 +218,8 @@ impl pallet_tessera::Config for Runtime {
 	type InitialBlockEmission = ConstU128<TOKEN>;
 	/// 21M TSR, as Bittensor.
 	type TotalSupplyCap = ConstU128<{ 21_000_000 * TOKEN }>;
+	/// Accounts are sr25519 public keys: fraud evidence is verified against them.
+	type PublicKeyOf = pallet_tessera::AccountIdIsPublicKey;
 	type WeightInfo = pallet_tessera::weights_info::SubstrateWeight;
 }
 

@@ -67,6 +67,7 @@ pub const HYPERPARAM_NAMES: &[&str] = &[
 	"fraud_threshold",
 	"fraud_window",
 	"slash_to_reporters",
+	"max_model_bytes",
 ];
 
 fn int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
@@ -142,6 +143,7 @@ pub fn parse_hyperparam(s: &str) -> Result<Hyperparam, String> {
 		"fraud_threshold" => H::FraudThreshold(int(name, v)?),
 		"fraud_window" => H::FraudWindow(int(name, v)?),
 		"slash_to_reporters" => H::SlashToReporters(boolean(name, v)?),
+		"max_model_bytes" => H::MaxModelBytes(int(name, v)?),
 		other => {
 			return Err(format!("unknown hyperparameter '{other}'; valid names: {}", HYPERPARAM_NAMES.join(", ")))
 		},
@@ -189,6 +191,7 @@ pub fn hyperparam_rows(p: &SubnetHyperparams) -> Vec<(&'static str, String, Valu
 		("fraud_threshold", u(p.fraud_threshold)),
 		("fraud_window", n(p.fraud_window)),
 		("slash_to_reporters", b(p.slash_to_reporters)),
+		("max_model_bytes", n(p.max_model_bytes)),
 	];
 	rows.into_iter().map(|(k, (text, j))| (k, text, j)).collect()
 }
@@ -208,6 +211,31 @@ mod tests {
 		}
 	}
 
+	/// `CamelCase` as `snake_case`.
+	fn snake(name: &str) -> String {
+		let mut out = String::new();
+		for (i, c) in name.chars().enumerate() {
+			if c.is_ascii_uppercase() && i > 0 {
+				out.push('_');
+			}
+			out.push(c.to_ascii_lowercase());
+		}
+		out
+	}
+
+	#[test]
+	fn names_are_the_runtime_hyperparam_variants() {
+		let types = crate::cli::static_metadata().types();
+		let hyperparam = types
+			.types
+			.iter()
+			.find(|t| t.ty.path.segments.iter().map(String::as_str).eq(["pallet_tessera", "types", "Hyperparam"]))
+			.expect("Hyperparam in the metadata");
+		let scale_info::TypeDef::Variant(def) = &hyperparam.ty.type_def else { panic!("Hyperparam is an enum") };
+		let names: Vec<String> = def.variants.iter().map(|v| snake(&v.name)).collect();
+		assert_eq!(names, HYPERPARAM_NAMES);
+	}
+
 	#[test]
 	fn percent_and_hyperparams_parse() {
 		assert_eq!(parse_percent("100").unwrap(), u16::MAX);
@@ -217,6 +245,7 @@ mod tests {
 		assert_eq!(parse_hyperparam("miner_bond=1.5").unwrap(), Hyperparam::MinerBond(1_500_000_000));
 		assert_eq!(parse_hyperparam("alpha_values=1,2").unwrap(), Hyperparam::AlphaValues { low: 1, high: 2 });
 		assert_eq!(parse_hyperparam("audits_enabled=false").unwrap(), Hyperparam::AuditsEnabled(false));
+		assert_eq!(parse_hyperparam("max_model_bytes=1_073_741_824").unwrap(), Hyperparam::MaxModelBytes(1 << 30));
 		let err = parse_hyperparam("nope=1").unwrap_err();
 		assert!(err.contains("unknown hyperparameter 'nope'") && err.contains("tempo"), "{err}");
 		assert!(parse_hyperparam("tempo=x").is_err());

@@ -8,39 +8,85 @@ use frame_support::{
 };
 use sp_core::H256;
 
-const BOND: u128 = 5_000;
-const BURN: u128 = 1_000;
+pub(super) const BOND: u128 = 5_000;
+pub(super) const BURN: u128 = 1_000;
 /// Validators 11..=14 (owners 1..=4) with these pool stakes (staked by 101..=104).
 const STAKES: [u128; 4] = [4_000, 3_000, 2_000, 1_000];
 /// The miner under audit: hotkey 21, owner 5, uid 4.
-const MINER: AccountId = 21;
-const MINER_UID: Uid = 4;
-const MODEL: H256 = H256::repeat_byte(0xaa);
-const EVIDENCE: H256 = H256::repeat_byte(0xee);
+pub(super) const MINER: AccountId = 21;
+pub(super) const MINER_UID: Uid = 4;
+pub(super) const MODEL: H256 = H256::repeat_byte(0xaa);
+pub(super) const EVIDENCE: H256 = H256::repeat_byte(0xee);
 
-fn bond_held(a: AccountId) -> u128 {
+pub(super) fn bond_held(a: AccountId) -> u128 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Tessera(HoldReason::MinerBond), &a)
 }
 
-fn report(reporter: AccountId, uid: Uid) -> sp_runtime::DispatchResult {
-	Tessera::report_fraud(origin(reporter), NET, uid, EVIDENCE).map(|_| ()).map_err(|e| e.error)
+/// The sr25519 public key of test account `a`.
+pub(super) fn key(a: AccountId) -> [u8; 32] {
+	<MockKeys as PublicKeyOf<AccountId>>::public_key(&a).unwrap()
 }
 
-fn events() -> Vec<Event<Test>> {
+/// Two answer digests of a step.
+pub(super) fn digests() -> Vec<AnswerDigest> {
+	vec![
+		AnswerDigest { position: 3, context: [1; 32], distribution: [2; 32] },
+		AnswerDigest { position: 7, context: [3; 32], distribution: [4; 32] },
+	]
+}
+
+/// Evidence `signer` signed as miner `miner` for `reporter`, claiming `model`,
+/// disputing digest 1.
+pub(super) fn evidence_signed_by(signer: AccountId, reporter: AccountId, miner: AccountId, model: H256) -> FraudEvidence {
+	let digests = digests();
+	let payload = crate::evidence::step_payload(&key(reporter), &key(miner), &model, &digests);
+	FraudEvidence {
+		model_hash: model,
+		digests: digests.try_into().unwrap(),
+		index: 1,
+		signature: MockKeys::sign(signer, &payload),
+		evidence_hash: EVIDENCE,
+	}
+}
+
+/// Valid evidence against the neuron at `uid` (its own signature, its committed model).
+pub(super) fn evidence_against(reporter: AccountId, uid: Uid) -> FraudEvidence {
+	let miner = Keys::<Test>::get(NET, uid).unwrap_or(0);
+	let model = ModelCommitments::<Test>::get(NET, miner).map(|c| c.model_hash).unwrap_or(MODEL);
+	evidence_signed_by(miner, reporter, miner, model)
+}
+
+pub(super) fn report(reporter: AccountId, uid: Uid) -> sp_runtime::DispatchResult {
+	report_with(reporter, uid, evidence_against(reporter, uid))
+}
+
+pub(super) fn report_with(reporter: AccountId, uid: Uid, evidence: FraudEvidence) -> sp_runtime::DispatchResult {
+	Tessera::report_fraud(origin(reporter), NET, uid, evidence).map(|_| ()).map_err(|e| e.error)
+}
+
+/// `hot` commits `MODEL`.
+pub(super) fn commit(hot: AccountId) {
+	assert_ok!(Tessera::commit_model(origin(hot), NET, MODEL, H256::zero()));
+}
+
+pub(super) fn events() -> Vec<Event<Test>> {
 	System::events()
 		.into_iter()
 		.filter_map(|r| if let RuntimeEvent::Tessera(e) = r.event { Some(e) } else { None })
 		.collect()
 }
 
-/// Give validator permits to exactly the uids listed (what the epoch does by stake).
-fn set_permits(uids: &[Uid]) {
+/// Give validator permits to exactly the uids listed and record every uid's current
+/// stake as the epoch stake (what an epoch does).
+pub(super) fn set_permits(uids: &[Uid]) {
 	let n = SubnetN::<Test>::get(NET) as usize;
 	ValidatorPermit::<Test>::insert(NET, (0..n).map(|u| uids.contains(&(u as Uid))).collect::<Vec<_>>());
+	let stake = (0..n as Uid).map(|u| Keys::<Test>::get(NET, u).map(TotalHotkeyStake::<Test>::get).unwrap_or(0));
+	EpochStake::<Test>::insert(NET, stake.collect::<Vec<_>>());
 }
 
 /// Audits on with `BOND`; a long tempo so no epoch runs (and pays emission) during a test.
-fn enable_audits() {
+pub(super) fn enable_audits() {
 	set_param(Hyperparam::Tempo(1_000));
 	set_param(Hyperparam::AuditsEnabled(true));
 	set_param(Hyperparam::MinerBond(BOND));
@@ -48,7 +94,7 @@ fn enable_audits() {
 
 /// `enable_audits`, validators 11..=14 at uids 0..=3 with `STAKES` and permits, the
 /// miner at uid 4 with a committed model.
-fn setup() {
+pub(super) fn setup() {
 	enable_audits();
 	for (i, stake) in STAKES.iter().enumerate() {
 		let (hot, cold) = (11 + i as u64, 1 + i as u64);
@@ -88,34 +134,84 @@ fn audit_hyperparams_set_and_validated() {
 	});
 }
 
-#[test]
-fn migration_to_v2_keeps_hyperparams_and_adds_audit_defaults() {
+/// Store `params` for `NET` as an old version encoded them: without the last
+/// `dropped` bytes of the current encoding, at storage version `version`.
+fn store_old_hyperparams(params: &SubnetHyperparams, dropped: usize, version: u16) {
 	use codec::Encode;
-	use frame_support::traits::{GetStorageVersion, Hooks, StorageVersion};
+	let full = params.encode();
+	sp_io::storage::set(&Hyperparams::<Test>::hashed_key_for(NET), &full[..full.len() - dropped]);
+	frame_support::traits::StorageVersion::new(version).put::<Tessera>();
+	assert_eq!(Hyperparams::<Test>::get(NET), None);
+}
+
+#[test]
+fn migration_from_v1_keeps_hyperparams_and_adds_audit_and_model_size_defaults() {
+	use codec::Encode;
+	use frame_support::traits::{GetStorageVersion, Hooks};
 	new_test_ext().execute_with(|| {
 		let params = SubnetHyperparams { tempo: 77, burn: 5_555, allow_local_axons: true, ..test_params() };
-		// Version 1 encoded the same fields without the audit fields at the end.
-		let full = params.encode();
-		let audit = (
+		// Version 1 encoded the same fields without the audit fields and max_model_bytes.
+		let newer = (
 			params.audits_enabled,
 			params.miner_bond,
 			params.fraud_threshold,
 			params.fraud_window,
 			params.slash_to_reporters,
+			params.max_model_bytes,
 		)
 			.encode();
-		sp_io::storage::set(&Hyperparams::<Test>::hashed_key_for(NET), &full[..full.len() - audit.len()]);
-		StorageVersion::new(1).put::<Tessera>();
-		assert_eq!(Hyperparams::<Test>::get(NET), None);
+		store_old_hyperparams(&params, newer.len(), 1);
 
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
 		assert_eq!(Hyperparams::<Test>::get(NET), Some(params.clone()));
 		assert!(!params.audits_enabled);
-		assert_eq!(Tessera::on_chain_storage_version(), 2);
-		// A second upgrade leaves version-2 values alone.
+		assert_eq!(params.max_model_bytes, 4 << 30);
+		assert_eq!(Tessera::on_chain_storage_version(), 3);
+		// A second upgrade leaves version-3 values alone.
 		set_param(Hyperparam::AuditsEnabled(true));
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
 		assert!(Hyperparams::<Test>::get(NET).unwrap().audits_enabled);
+	});
+}
+
+#[test]
+fn migration_from_v2_adds_max_model_bytes_and_drops_uid_keyed_reports() {
+	use codec::Encode;
+	use frame_support::storage::StoragePrefixedMap;
+	use frame_support::traits::{GetStorageVersion, Hooks};
+	new_test_ext().execute_with(|| {
+		let params = SubnetHyperparams { audits_enabled: true, miner_bond: 77, fraud_window: 99, ..test_params() };
+		store_old_hyperparams(&params, 8, 2);
+		// A version-2 report: keyed by (netuid, uid), without the disputed digest.
+		let old_key = [
+			FraudReports::<Test>::final_prefix().to_vec(),
+			sp_io::hashing::twox_64(&NET.encode()).to_vec(),
+			NET.encode(),
+			sp_io::hashing::twox_64(&4u16.encode()).to_vec(),
+			4u16.encode(),
+		]
+		.concat();
+		sp_io::storage::set(&old_key, &vec![(11u64, 1u64, EVIDENCE)].encode());
+
+		<Tessera as Hooks<u64>>::on_runtime_upgrade();
+		assert_eq!(Hyperparams::<Test>::get(NET), Some(SubnetHyperparams { max_model_bytes: 4 << 30, ..params }));
+		assert_eq!(sp_io::storage::get(&old_key), None);
+		assert_eq!(Tessera::on_chain_storage_version(), 3);
+	});
+}
+
+#[test]
+fn max_model_bytes_is_a_hyperparameter() {
+	new_test_ext().execute_with(|| {
+		assert_eq!(SubnetHyperparams::default().max_model_bytes, 4 << 30);
+		set_param(Hyperparam::MaxModelBytes(1 << 20));
+		assert_eq!(last_event(), Event::HyperparamSet { netuid: NET, param: Hyperparam::MaxModelBytes(1 << 20) }.into());
+		assert_eq!(Hyperparams::<Test>::get(NET).unwrap().max_model_bytes, 1 << 20);
+		assert_eq!(Tessera::metagraph(NET).unwrap().hyperparams.max_model_bytes, 1 << 20);
+		assert_noop!(
+			Tessera::sudo_set_hyperparam(RuntimeOrigin::root(), NET, Hyperparam::MaxModelBytes(0)),
+			Error::<Test>::InvalidHyperparameter
+		);
 	});
 }
 
@@ -287,7 +383,7 @@ fn report_errors() {
 		setup();
 		register(6, 22);
 		assert_noop!(
-			Tessera::report_fraud(origin(11), 9, MINER_UID, EVIDENCE).map_err(|e| e.error),
+			Tessera::report_fraud(origin(11), 9, MINER_UID, evidence_against(11, MINER_UID)).map_err(|e| e.error),
 			Error::<Test>::SubnetNotFound
 		);
 		// Registered without a permit, or not registered at all.
@@ -314,13 +410,14 @@ fn reports_are_weighed_by_permits_and_free_when_accepted() {
 	use frame_support::dispatch::{GetDispatchInfo, Pays};
 	new_test_ext().execute_with(|| {
 		setup();
-		let call = crate::Call::<Test>::report_fraud { netuid: NET, uid: MINER_UID, evidence_hash: EVIDENCE };
+		let evidence = evidence_against(11, MINER_UID);
+		let call = crate::Call::<Test>::report_fraud { netuid: NET, uid: MINER_UID, evidence: evidence.clone() };
 		let info = call.get_dispatch_info();
-		assert_eq!(info.call_weight, <() as WeightInfo>::report_fraud(4));
+		assert_eq!(info.call_weight, <() as WeightInfo>::report_fraud(4, 2));
 		assert_eq!(info.pays_fee, Pays::Yes);
-		let ok = Tessera::report_fraud(origin(11), NET, MINER_UID, EVIDENCE).unwrap();
+		let ok = Tessera::report_fraud(origin(11), NET, MINER_UID, evidence.clone()).unwrap();
 		assert_eq!(ok.pays_fee, Pays::No);
-		let err = Tessera::report_fraud(origin(11), NET, MINER_UID, EVIDENCE).unwrap_err();
+		let err = Tessera::report_fraud(origin(11), NET, MINER_UID, evidence).unwrap_err();
 		assert_eq!(err.post_info.pays_fee, Pays::Yes);
 	});
 }
@@ -347,7 +444,7 @@ fn threshold_exactly_reached_does_not_slash_crossing_does() {
 		);
 		assert_ok!(report(13, MINER_UID));
 		assert_eq!(Keys::<Test>::get(NET, MINER_UID), Some(MINER));
-		assert_eq!(FraudReports::<Test>::get(NET, MINER_UID).len(), 2);
+		assert_eq!(FraudReports::<Test>::get(NET, MINER).len(), 2);
 		assert_eq!(bond_held(5), BOND);
 
 		assert_ok!(report(14, MINER_UID));
@@ -390,7 +487,7 @@ fn reports_expire_after_the_window() {
 		// 11's report expired: 14 + 13 = 3_000 (11 would have made it 7_000).
 		assert_ok!(report(13, MINER_UID));
 		assert_eq!(Keys::<Test>::get(NET, MINER_UID), Some(MINER));
-		let reporters: Vec<_> = FraudReports::<Test>::get(NET, MINER_UID).iter().map(|r| r.reporter).collect();
+		let reporters: Vec<_> = FraudReports::<Test>::get(NET, MINER).iter().map(|r| r.reporter).collect();
 		assert_eq!(reporters, vec![14, 13]);
 		// An expired report no longer stops its validator from reporting again.
 		assert_ok!(report(11, MINER_UID));
@@ -429,6 +526,7 @@ fn permits_from_the_epoch_gate_reports() {
 		register(1, 11);
 		register(2, 12);
 		register(5, MINER);
+		commit(MINER);
 		assert_ok!(Tessera::add_stake(origin(101), 11, 1_000_000));
 		assert_ok!(Tessera::add_stake(origin(102), 12, 1_000));
 		run_epoch(NET);
@@ -476,7 +574,7 @@ fn slash_burns_bond_bars_model_and_vacates_uid() {
 		assert_eq!(BarredModels::<Test>::get(NET, (5, MODEL)), Some(1));
 		assert_eq!((Keys::<Test>::get(NET, MINER_UID), Uids::<Test>::get(NET, MINER)), (None, None));
 		assert_eq!(ModelCommitments::<Test>::get(NET, MINER), None);
-		assert!(FraudReports::<Test>::get(NET, MINER_UID).is_empty());
+		assert!(FraudReports::<Test>::get(NET, MINER).is_empty());
 		assert_eq!(VacantUids::<Test>::get(NET), vec![MINER_UID]);
 		// The validators' own bonds are untouched.
 		assert_eq!((bond_held(1), bond_held(2)), (BOND, BOND));
@@ -530,6 +628,7 @@ fn unpayable_reporter_share_is_burned() {
 		// existential deposit.
 		set_param(Hyperparam::MinerBond(12));
 		assert_eq!(register(6, 22), 6);
+		commit(22);
 		set_permits(&[0, 2, 3, 5]); // 4_000 + 2_000 + 1_000 + 3_000
 		let before = issuance();
 		let free1 = free(1);
@@ -584,8 +683,9 @@ fn new_neuron_on_a_slashed_uid_starts_without_reports() {
 		assert_ok!(report(12, MINER_UID)); // 7_000 > 6_000: slashed
 		assert_eq!(Keys::<Test>::get(NET, MINER_UID), None);
 		assert_eq!(register(6, 22), MINER_UID);
-		assert!(FraudReports::<Test>::get(NET, MINER_UID).is_empty());
-		assert!(!Tessera::has_pending_reports(NET, MINER_UID, &Hyperparams::<Test>::get(NET).unwrap(), 1));
+		commit(22);
+		assert!(FraudReports::<Test>::get(NET, 22).is_empty());
+		assert!(!Tessera::has_pending_reports(NET, &22, &Hyperparams::<Test>::get(NET).unwrap(), 1));
 		// The same validators may report the newcomer at once, and only their new
 		// reports count.
 		assert_ok!(report(11, MINER_UID));
@@ -610,26 +710,35 @@ fn reports_do_not_carry_over_to_a_neuron_replacing_by_pruning() {
 		assert_ok!(report(11, MINER_UID));
 		PruningScores::<Test>::insert(NET, vec![9, 9, 9, 9, 1]);
 		assert_ok!(Tessera::burned_register(origin(6), NET, 22));
+		commit(22);
 		assert_eq!(Keys::<Test>::get(NET, MINER_UID), Some(22));
-		assert!(FraudReports::<Test>::get(NET, MINER_UID).is_empty());
-		// 12's report alone is not more than half: the old report of 11 is gone.
+		assert!(FraudReports::<Test>::get(NET, 22).is_empty());
+		// 12's report alone is not more than half: the old report of 11 was against 21.
 		assert_ok!(report(12, MINER_UID));
 		assert_eq!(Keys::<Test>::get(NET, MINER_UID), Some(22));
-		assert_eq!(bond_held(5), 0);
-		assert_eq!(free(5), INITIAL - BURN);
+		// The pruned, reported miner's bond is in escrow, not back with its owner.
+		assert_eq!(bond_held(5), BOND);
+		assert_eq!(free(5), INITIAL - BURN - BOND);
 	});
 }
 
 #[test]
-fn deregister_refused_while_reports_count() {
+fn deregister_while_reported_escrows_the_bond() {
 	new_test_ext().execute_with(|| {
 		setup();
 		set_param(Hyperparam::FraudWindow(20));
 		assert_ok!(report(11, MINER_UID));
-		assert_noop!(Tessera::deregister(origin(5), NET, MINER), Error::<Test>::FraudReportsPending);
-		run_to_block(21);
 		assert_ok!(Tessera::deregister(origin(5), NET, MINER));
+		assert!(events().contains(&Event::BondEscrowed { netuid: NET, uid: MINER_UID, hotkey: MINER, coldkey: 5, amount: BOND }));
+		assert_eq!((bond_held(5), Keys::<Test>::get(NET, MINER_UID)), (BOND, None));
+		run_to_block(20);
+		assert_noop!(Tessera::release_escrow(origin(9), NET, MINER), Error::<Test>::FraudReportsPending);
+		// Block 21 without its `on_initialize` (whose sweep would return the escrow).
+		System::set_block_number(21);
+		assert_ok!(Tessera::release_escrow(origin(9), NET, MINER));
+		assert!(events().contains(&Event::BondReturned { netuid: NET, hotkey: MINER, coldkey: 5, amount: BOND }));
 		assert_eq!((bond_held(5), free(5)), (0, INITIAL - BURN));
+		assert_eq!(EscrowedBonds::<Test>::get(NET, MINER), None);
 	});
 }
 
@@ -663,6 +772,7 @@ fn holds_and_issuance_add_up_over_a_lifecycle() {
 		register(6, 22);
 		assert_ok!(Tessera::deregister(origin(6), NET, 22));
 		register(6, 22);
+		commit(22);
 		assert_ok!(report(11, 5));
 		assert_ok!(report(12, 5));
 		assert_eq!(issuance(), start.0 - 2 * BURN);

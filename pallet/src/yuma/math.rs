@@ -106,13 +106,13 @@ pub fn stake_proportions(stake: &[u128]) -> Vec<I32F32> {
 }
 
 /// `true` for the `k` largest non-zero values (ties go to the lower index).
-pub fn top_k_nonzero(values: &[u128], k: usize) -> Vec<bool> {
+pub fn top_k_nonzero<V: Ord + Copy + Default>(values: &[V], k: usize) -> Vec<bool> {
 	let mut order: Vec<usize> = (0..values.len()).collect();
-	let value_at = |i: &usize| values.get(*i).copied().unwrap_or(0);
+	let value_at = |i: &usize| values.get(*i).copied().unwrap_or_default();
 	order.sort_by(|a, b| value_at(b).cmp(&value_at(a)).then(a.cmp(b)));
 	let mut mask = vec![false; values.len()];
 	for index in order.into_iter().take(k) {
-		if value_at(&index) > 0 {
+		if value_at(&index) > V::default() {
 			if let Some(slot) = mask.get_mut(index) {
 				*slot = true;
 			}

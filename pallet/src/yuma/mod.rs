@@ -6,8 +6,11 @@
 //!
 //! 1. **Stake**: each uid's stake as a proportion of the total.
 //! 2. **Activity**: a uid is inactive when `last_update + activity_cutoff < current_block`.
-//! 3. **Validator permits**: the `max_allowed_validators` uids with the most non-zero
-//!    stake (ties to the lower uid).
+//! 3. **Validator permits**: the `max_allowed_validators` uids with the largest non-zero
+//!    stake *proportion* (step 1's `I32F32`, as subtensor's `is_topk_nonzero` ranks it;
+//!    ties to the lower uid). A stake below `2⁻³²` of the total is a zero proportion and
+//!    gets no permit however few validators there are, so dust stake cannot put a bonds
+//!    row into the column normalisation.
 //! 4. **Active stake**: stake of active, permitted uids, normalised.
 //! 5. **Weights**: rows of non-permitted uids dropped, self-weights dropped (except the
 //!    subnet owner's, see [`EpochOptions::owner_uid`]), weights set no later than the
@@ -196,7 +199,7 @@ pub fn epoch_with_options(input: &EpochInput, options: &EpochOptions) -> EpochOu
 
 	let stake = stake_proportions(&raw_stake);
 	let active = activity(&last_update, params.activity_cutoff, params.current_block);
-	let validator_permit = validator_permits(&raw_stake, params.max_allowed_validators, options.owner_uid);
+	let validator_permit = validator_permits(&stake, params.max_allowed_validators, options.owner_uid);
 	let active_stake = active_validator_stake(&stake, &active, &validator_permit);
 
 	let weights = prepare_weights(input.weights, n, &validator_permit, &last_update, &registered, options.owner_uid);
@@ -280,9 +283,10 @@ fn activity(last_update: &[u64], activity_cutoff: u16, current_block: u64) -> Ve
 		.collect()
 }
 
-/// Top `max_allowed_validators` non-zero stakes (ties to the lower uid), plus the owner.
-fn validator_permits(raw_stake: &[u128], max_allowed_validators: u16, owner_uid: Option<u16>) -> Vec<bool> {
-	let mut permits = top_k_nonzero(raw_stake, usize::from(max_allowed_validators));
+/// Top `max_allowed_validators` non-zero stake proportions (ties to the lower uid), plus
+/// the owner.
+fn validator_permits(stake: &[I32F32], max_allowed_validators: u16, owner_uid: Option<u16>) -> Vec<bool> {
+	let mut permits = top_k_nonzero(stake, usize::from(max_allowed_validators));
 	if let Some(permit) = owner_uid.and_then(|owner| permits.get_mut(usize::from(owner))) {
 		*permit = true;
 	}

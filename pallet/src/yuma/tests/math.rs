@@ -467,7 +467,7 @@ fn max_upscale_to_u16_cases() {
 // tie rule of this pallet: equal stakes go to the lower uid.
 #[test]
 fn top_k_nonzero_cases() {
-	assert_eq!(top_k_nonzero(&[], 5), Vec::<bool>::new());
+	assert_eq!(top_k_nonzero::<u128>(&[], 5), Vec::<bool>::new());
 	let ascending: Vec<u128> = (0..10).collect();
 	assert_eq!(top_k_nonzero(&ascending, 0), vec![false; 10]);
 	assert_eq!(top_k_nonzero(&ascending, 5), [vec![false; 5], vec![true; 5]].concat());

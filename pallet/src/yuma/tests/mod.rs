@@ -10,6 +10,7 @@
 mod emission;
 mod epoch;
 mod math;
+mod permits;
 mod props;
 mod yuma3;
 

@@ -72,10 +72,11 @@ pub fn tokenizer_hash(ct: &gguf_file::Content) -> Result<[u8; 32], ModelError> {
 	Ok(tessera_proto::blake2_256(&buf))
 }
 
-/// Reads only the header (metadata and tensor index) of a GGUF file.
+/// Reads only the header (metadata and tensor index) of a GGUF file, within the default
+/// [`HeaderLimits`](crate::gguf_header::HeaderLimits).
 pub fn read_header(path: &Path) -> Result<gguf_file::Content, ModelError> {
 	let mut f = std::fs::File::open(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
-	gguf_file::Content::read(&mut f).map_err(|e| ModelError::Unsupported(format!("{}: not a GGUF file: {e}", path.display())))
+	Ok(crate::gguf_header::read_header(&mut f, &Default::default())?)
 }
 
 /// Shape of a random llama model.

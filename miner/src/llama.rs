@@ -25,7 +25,9 @@ use candle_core::{
 
 use crate::{
 	attention::{attend, SeqAttention},
+	gguf_header::{read_header, HeaderError},
 	kernels::QMatrix,
+	model_limits::{check_model, load_footprint, ModelLimits},
 };
 use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
 
@@ -53,6 +55,30 @@ pub enum ModelError {
 		token: u32,
 		/// The vocab size.
 		vocab: usize,
+	},
+	/// The GGUF header breaks the format or its bounds.
+	#[error(transparent)]
+	Header(#[from] HeaderError),
+	/// A metadata field or size is over its limit.
+	#[error("model {what} is {value}, over the limit of {limit}")]
+	Limit {
+		/// What was measured.
+		what: String,
+		/// Its value.
+		value: u64,
+		/// The limit.
+		limit: u64,
+	},
+	/// The metadata and the tensors disagree, or a value is out of range.
+	#[error("malformed model: {0}")]
+	Shape(String),
+	/// Loading would take more memory than allowed.
+	#[error("loading the model takes about {needed} bytes of memory, over the limit of {limit}")]
+	Memory {
+		/// Estimated bytes.
+		needed: u64,
+		/// The limit.
+		limit: u64,
 	},
 	/// A sequence would grow past the model's context.
 	#[error("sequence of {len} tokens exceeds the context of {max} tokens")]
@@ -132,53 +158,10 @@ impl LlamaConfig {
 		self.hidden / self.heads
 	}
 
-	/// Reads the configuration of a `general.architecture = llama` GGUF file.
+	/// Reads the configuration of a `general.architecture = llama` GGUF file, every field
+	/// and tensor checked against the default [`ModelLimits`] ([`check_model`]).
 	pub fn from_gguf(ct: &gguf_file::Content) -> Result<Self, ModelError> {
-		let arch = ct.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
-		if arch != "llama" {
-			return Err(ModelError::Unsupported(format!("architecture {arch:?}; this miner runs \"llama\"")));
-		}
-		let get_u32 = |k: &str| -> Result<usize, ModelError> {
-			ct.metadata
-				.get(k)
-				.ok_or_else(|| ModelError::Unsupported(format!("GGUF metadata {k} missing")))?
-				.to_u32()
-				.map(|v| v as usize)
-				.map_err(|e| ModelError::Unsupported(format!("GGUF metadata {k}: {e}")))
-		};
-		let heads = get_u32("llama.attention.head_count")?;
-		let hidden = get_u32("llama.embedding_length")?;
-		let vocab = ct
-			.tensor_infos
-			.get("token_embd.weight")
-			.ok_or_else(|| ModelError::Unsupported("tensor token_embd.weight missing".into()))?
-			.shape
-			.dims()[0];
-		let cfg = Self {
-			vocab_size: vocab,
-			hidden,
-			layers: get_u32("llama.block_count")?,
-			heads,
-			kv_heads: get_u32("llama.attention.head_count_kv").unwrap_or(heads),
-			context_length: get_u32("llama.context_length").unwrap_or(2048),
-			rms_eps: ct
-				.metadata
-				.get("llama.attention.layer_norm_rms_epsilon")
-				.and_then(|v| v.to_f32().ok())
-				.unwrap_or(1e-5) as f64,
-			rope_theta: ct.metadata.get("llama.rope.freq_base").and_then(|v| v.to_f32().ok()).unwrap_or(10_000.0),
-			rope_neox: false,
-		};
-		if cfg.heads == 0 || cfg.kv_heads == 0 || cfg.hidden % cfg.heads != 0 || cfg.heads % cfg.kv_heads != 0 {
-			return Err(ModelError::Unsupported(format!(
-				"inconsistent attention shape: hidden {}, heads {}, kv heads {}",
-				cfg.hidden, cfg.heads, cfg.kv_heads
-			)));
-		}
-		if cfg.head_dim() % 2 != 0 {
-			return Err(ModelError::Unsupported(format!("odd head dimension {}", cfg.head_dim())));
-		}
-		Ok(cfg)
+		Ok(check_model(ct, &ModelLimits::default())?.0)
 	}
 }
 
@@ -250,30 +233,56 @@ fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tenso
 }
 
 impl Llama {
-	/// Loads a llama GGUF file (any GGML quantization candle supports) onto `device`.
+	/// Loads a llama GGUF file (any GGML quantization candle supports) onto `device`,
+	/// within the default [`ModelLimits`].
 	pub fn load_gguf(path: &Path, device: &Device, weights: WeightFormat) -> Result<Self, ModelError> {
-		let io = |source| ModelError::Io { path: path.display().to_string(), source };
-		let mut file = std::fs::File::open(path).map_err(io)?;
-		let ct = gguf_file::Content::read(&mut file).map_err(|e| ModelError::Unsupported(format!("not a GGUF file: {e}")))?;
-		Self::from_gguf(&ct, &mut file, device, weights)
+		Self::load_gguf_within(path, device, weights, &ModelLimits::default())
 	}
 
-	/// Builds the model from parsed GGUF content and its reader.
+	/// Loads a llama GGUF file from a peer: the file size, the header, every metadata
+	/// field and tensor and the memory loading takes are checked against `limits` before
+	/// anything is allocated for the weights.
+	pub fn load_gguf_within(path: &Path, device: &Device, weights: WeightFormat, limits: &ModelLimits) -> Result<Self, ModelError> {
+		let io = |source| ModelError::Io { path: path.display().to_string(), source };
+		let mut file = std::fs::File::open(path).map_err(io)?;
+		let len = file.metadata().map_err(io)?.len();
+		if len > limits.max_file_bytes {
+			return Err(ModelError::Limit { what: "file size".into(), value: len, limit: limits.max_file_bytes });
+		}
+		let ct = read_header(&mut file, &limits.header)?;
+		Self::from_gguf_within(&ct, &mut file, device, weights, limits)
+	}
+
+	/// Builds the model from parsed GGUF content and its reader (default limits).
 	pub fn from_gguf<R: std::io::Read + std::io::Seek>(
 		ct: &gguf_file::Content,
 		reader: &mut R,
 		device: &Device,
 		weights: WeightFormat,
 	) -> Result<Self, ModelError> {
-		let cfg = LlamaConfig::from_gguf(ct)?;
+		Self::from_gguf_within(ct, reader, device, weights, &ModelLimits::default())
+	}
+
+	/// Builds the model from parsed GGUF content and its reader, after checking the
+	/// configuration, every tensor and the memory it takes against `limits`.
+	pub fn from_gguf_within<R: std::io::Read + std::io::Seek>(
+		ct: &gguf_file::Content,
+		reader: &mut R,
+		device: &Device,
+		weights: WeightFormat,
+		limits: &ModelLimits,
+	) -> Result<Self, ModelError> {
+		let (cfg, _ffn) = check_model(ct, limits)?;
+		let needed = load_footprint(ct, &cfg, weights);
+		if needed > limits.max_memory_bytes {
+			return Err(ModelError::Memory { needed, limit: limits.max_memory_bytes });
+		}
 		let mut get = |name: &str| ct.tensor(reader, name, device);
 		let embedding_q = get("token_embd.weight")?;
 		let embedding = embedding_q.dequantize(device)?;
 		let norm = get("output_norm.weight")?.dequantize(device)?;
-		let output = match get("output.weight") {
-			Ok(t) => t,
-			Err(_) => embedding_q,
-		};
+		// No output layer: it is tied to the embedding.
+		let output = if ct.tensor_infos.contains_key("output.weight") { get("output.weight")? } else { embedding_q };
 		let mut blocks = Vec::with_capacity(cfg.layers);
 		for l in 0..cfg.layers {
 			let mut q = |n: &str| -> Result<Linear, ModelError> {

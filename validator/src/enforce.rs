@@ -1,23 +1,27 @@
-//! What the validator does with audits: after each round it audits every miner whose
-//! signed answers it kept; a miner that fails gets weight 0 at once (its EMA is
-//! forfeited and it is left out of later rounds while it serves that model), the evidence
-//! is written next to the database, and, when the subnet has audits on and this
-//! validator holds a permit, `report_fraud` puts the evidence hash on-chain.
+//! What the validator does with audit verdicts.
+//!
+//! A miner is paid only while the latest audit of the model it serves passed: until the
+//! first verdict, and whenever the model cannot be fetched in bounded time, its weight is
+//! 0 ([`AuditLedger::withheld`]). A fetch that fails `failures_to_fail` rounds in a row
+//! counts as a failed audit. A failed audit forfeits the miner's EMA, leaves it out of
+//! later rounds while it serves that model, writes the evidence next to the database,
+//! and, when the subnet has audits on and this validator holds a permit, reports it with
+//! `report_fraud` (retried each round until it goes through).
 
 use std::{
-	collections::BTreeMap,
+	collections::{BTreeMap, BTreeSet, HashMap},
 	path::{Path, PathBuf},
-	time::Instant,
 };
 
-use codec::Encode;
+use codec::{Decode, Encode};
 use subxt_signer::sr25519::Keypair;
 use tessera_client::{TesseraClient, H256};
+use tessera_proto::receipt::Evidence;
 
 use crate::{
-	audit::{AuditError, Auditor},
+	audit::pipeline::{AuditOutcome, Verdict},
 	metrics::Metrics,
-	round::{MinerTarget, RoundResult},
+	round::MinerTarget,
 	scores::Scores,
 	store::{FailedAudit, Store},
 };
@@ -46,6 +50,158 @@ pub struct Chain<'a> {
 	pub can_report: bool,
 }
 
+/// Where each miner's audits stand, by (hotkey, model hash). In memory: after a restart
+/// every miner is audited again before it is paid (cached models make that quick).
+#[derive(Debug, Clone, Default)]
+pub struct AuditLedger {
+	status: HashMap<([u8; 32], [u8; 32]), Standing>,
+	failures_to_fail: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+	/// The latest audit passed.
+	Passed,
+	/// The latest `n` fetches in a row failed.
+	Unfetchable(u32),
+	/// This validator could not audit the model.
+	Unauditable,
+}
+
+/// What to do after a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+	/// Nothing beyond the ledger.
+	None,
+	/// Treat as a failed audit: forfeit, bar, keep the evidence, report when `report`.
+	Fail {
+		/// Why.
+		reason: String,
+		/// What to report.
+		evidence: Option<Evidence>,
+		/// Whether it goes on-chain.
+		report: bool,
+	},
+}
+
+impl AuditLedger {
+	/// A ledger that turns `failures_to_fail` failed fetches in a row into a failed
+	/// audit (at least 1).
+	pub fn new(failures_to_fail: u32) -> Self {
+		Self { status: HashMap::new(), failures_to_fail: failures_to_fail.max(1) }
+	}
+
+	/// Whether `hotkey` serving `model` may be paid: its latest audit passed.
+	pub fn cleared(&self, hotkey: &[u8; 32], model: &[u8; 32]) -> bool {
+		self.status.get(&(*hotkey, *model)) == Some(&Standing::Passed)
+	}
+
+	/// The uids of `miners` that may not be paid now: no passed audit of the model each
+	/// one serves.
+	pub fn withheld(&self, miners: &[MinerTarget]) -> BTreeSet<u16> {
+		miners
+			.iter()
+			.filter(|m| m.model_hash.is_some_and(|model| !self.cleared(&m.hotkey.0, &model)))
+			.map(|m| m.uid)
+			.collect()
+	}
+
+	/// Records `outcome`; returns what to do about it.
+	pub fn record(&mut self, outcome: &AuditOutcome) -> Action {
+		let id = (outcome.target.hotkey.0, outcome.model_hash);
+		match &outcome.verdict {
+			Verdict::Passed(_) => {
+				self.status.insert(id, Standing::Passed);
+				Action::None
+			},
+			Verdict::Unauditable(_) => {
+				self.status.insert(id, Standing::Unauditable);
+				Action::None
+			},
+			Verdict::Unfetchable { reason, evidence } => {
+				let n = match self.status.get(&id) {
+					Some(Standing::Unfetchable(n)) => n + 1,
+					_ => 1,
+				};
+				self.status.insert(id, Standing::Unfetchable(n));
+				if n < self.failures_to_fail {
+					return Action::None;
+				}
+				self.status.remove(&id);
+				Action::Fail {
+					reason: format!("the committed model could not be fetched {n} rounds in a row: {reason}"),
+					evidence: evidence.clone(),
+					report: true,
+				}
+			},
+			Verdict::Failed { reason, evidence, report } => {
+				self.status.remove(&id);
+				Action::Fail { reason: reason.clone(), evidence: evidence.clone(), report: *report }
+			},
+		}
+	}
+}
+
+/// Applies the verdicts of finished audits (see the module docs).
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_verdicts(
+	outcomes: Vec<AuditOutcome>,
+	ledger: &mut AuditLedger,
+	key: &Keypair,
+	chain: &Chain<'_>,
+	store: &Store,
+	evidence_dir: &Path,
+	scores: &mut Scores,
+	failed: &mut Failed,
+	metrics: &Metrics,
+) {
+	for outcome in outcomes {
+		let (uid, hotkey) = (outcome.target.uid, outcome.target.hotkey);
+		metrics.audits.with_label_values(&[outcome.verdict.label()]).inc();
+		metrics.audit_seconds.observe(outcome.elapsed.as_secs_f64());
+		match &outcome.verdict {
+			Verdict::Passed(r) => {
+				let worst = r.checks.iter().map(|c| c.mean_abs).fold(0f32, f32::max);
+				tracing::info!(uid, positions = r.checks.len(), worst_mean_nats = worst, "audit passed");
+			},
+			Verdict::Unfetchable { reason, .. } => {
+				tracing::warn!(uid, %reason, "the miner's committed model could not be fetched: weight 0");
+			},
+			Verdict::Unauditable(reason) => tracing::warn!(uid, %reason, "cannot audit this miner's model: weight 0"),
+			Verdict::Failed { .. } => {},
+		}
+		let Action::Fail { reason, evidence, report } = ledger.record(&outcome) else { continue };
+		tracing::warn!(uid, %hotkey, model = %hex::encode(outcome.model_hash), %reason, "AUDIT FAILED: weight 0");
+		scores.forfeit(uid, hotkey.0);
+		let evidence_hash = evidence.as_ref().map(|e| keep_evidence(evidence_dir, e));
+		let reported = match (&evidence, report && chain.can_report) {
+			(Some(e), true) => submit_report(chain, key, uid, e, metrics).await,
+			_ => false,
+		};
+		let entry = FailedAudit { uid, evidence_hash: evidence_hash.unwrap_or_default(), reported: reported || !report || evidence.is_none() };
+		if let Err(e) = store.put_failed_audit(&hotkey.0, &outcome.model_hash, &entry) {
+			tracing::error!(error = %e, "could not record the failed audit");
+		}
+		failed.insert((hotkey.0, outcome.model_hash), entry);
+	}
+}
+
+/// Writes `evidence` to `<dir>/<hash>.scale`; returns its hash.
+fn keep_evidence(dir: &Path, evidence: &Evidence) -> [u8; 32] {
+	let hash = evidence.hash();
+	let path = dir.join(format!("{}.scale", hex::encode(hash)));
+	if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, evidence.encode())) {
+		tracing::error!(path = %path.display(), error = %e, "could not keep the evidence");
+	}
+	hash
+}
+
+/// The evidence kept under `hash`, if its file is there and whole.
+fn load_evidence(dir: &Path, hash: &[u8; 32]) -> Option<Evidence> {
+	let bytes = std::fs::read(dir.join(format!("{}.scale", hex::encode(hash)))).ok()?;
+	Evidence::decode(&mut &bytes[..]).ok().filter(|e| e.hash() == *hash)
+}
+
 /// Reports the failed audits not reported yet (found before this validator held a permit,
 /// or whose report failed), for miners still registered at the same uid with the same
 /// hotkey.
@@ -54,6 +210,7 @@ pub async fn report_pending(
 	key: &Keypair,
 	registered: &BTreeMap<u16, [u8; 32]>,
 	store: &Store,
+	evidence_dir: &Path,
 	failed: &mut Failed,
 	metrics: &Metrics,
 ) {
@@ -64,7 +221,12 @@ pub async fn report_pending(
 		if entry.reported || registered.get(&entry.uid) != Some(hotkey) {
 			continue;
 		}
-		if submit_report(chain, key, entry.uid, entry.evidence_hash, metrics).await {
+		let Some(evidence) = load_evidence(evidence_dir, &entry.evidence_hash) else {
+			tracing::warn!(uid = entry.uid, "the evidence of a failed audit is gone; it cannot be reported");
+			entry.reported = true;
+			continue;
+		};
+		if submit_report(chain, key, entry.uid, &evidence, metrics).await {
 			entry.reported = true;
 			if let Err(e) = store.put_failed_audit(hotkey, model, entry) {
 				tracing::error!(error = %e, "could not record the fraud report");
@@ -73,7 +235,8 @@ pub async fn report_pending(
 	}
 }
 
-async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence_hash: [u8; 32], metrics: &Metrics) -> bool {
+async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence: &Evidence, metrics: &Metrics) -> bool {
+	let evidence_hash = evidence.hash();
 	match chain.client.report_fraud(key, chain.netuid, uid, H256(evidence_hash)).await {
 		Ok(_) => {
 			metrics.fraud_reports.with_label_values(&["ok"]).inc();
@@ -88,69 +251,62 @@ async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence_hash
 	}
 }
 
-/// Audits every miner of `result` that left evidence; handles failures (see the module
-/// docs).
-#[allow(clippy::too_many_arguments)]
-pub async fn audit_round(
-	auditor: &mut Auditor,
-	result: &RoundResult,
-	key: &Keypair,
-	chain: &Chain<'_>,
-	store: &Store,
-	evidence_dir: &Path,
-	scores: &mut Scores,
-	failed: &mut Failed,
-	metrics: &Metrics,
-) {
-	for m in &result.miners {
-		let (Some(model), false) = (m.target.model_hash, m.evidence.is_empty()) else { continue };
-		let started = Instant::now();
-		let report = auditor.audit(&m.target, key, &model, &m.evidence).await;
-		metrics.audit_seconds.observe(started.elapsed().as_secs_f64());
-		let uid = m.target.uid;
-		let report = match report {
-			Ok(r) => r,
-			Err(e @ AuditError::Tampered(_)) => {
-				// It cannot be audited, so it cannot be paid; but nothing it signed is
-				// wrong yet, so there is nothing to report.
-				metrics.audits.with_label_values(&["unauditable"]).inc();
-				tracing::warn!(uid, error = %e, "the miner's model download is not its commitment: weight 0 this round");
-				scores.forfeit(uid, m.target.hotkey.0);
-				continue;
-			},
-			Err(e) => {
-				metrics.audits.with_label_values(&["error"]).inc();
-				tracing::warn!(uid, error = %e, "audit not done");
-				continue;
-			},
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::audit::{pipeline::Verdict, AuditReport};
+	use std::time::Duration;
+	use tessera_proto::Hotkey;
+
+	fn outcome(verdict: Verdict) -> AuditOutcome {
+		let target = MinerTarget {
+			uid: 3,
+			hotkey: Hotkey([3; 32]),
+			addr: "127.0.0.1:1".parse().unwrap(),
+			commit_block: 1,
+			model_hash: Some([9; 32]),
 		};
-		let worst = report.checks.iter().map(|c| c.mean_abs).fold(0f32, f32::max);
-		if report.passed {
-			metrics.audits.with_label_values(&["pass"]).inc();
-			tracing::info!(uid, positions = report.checks.len(), worst_mean_nats = worst, "audit passed");
-			continue;
-		}
-		metrics.audits.with_label_values(&["fail"]).inc();
-		let evidence = report.worst.expect("a failed audit names its worst evidence");
-		let hash = evidence.hash();
-		tracing::warn!(
-			uid,
-			hotkey = %m.target.hotkey,
-			model = %hex::encode(model),
-			worst_mean_nats = worst,
-			evidence = %hex::encode(hash),
-			"AUDIT FAILED: the miner's signed answers do not come from its committed model; weight 0"
-		);
-		scores.forfeit(uid, m.target.hotkey.0);
-		let path = evidence_dir.join(format!("{}.scale", hex::encode(hash)));
-		if let Err(e) = std::fs::create_dir_all(evidence_dir).and_then(|_| std::fs::write(&path, evidence.encode())) {
-			tracing::error!(path = %path.display(), error = %e, "could not keep the evidence");
-		}
-		let reported = chain.can_report && submit_report(chain, key, uid, hash, metrics).await;
-		let entry = FailedAudit { uid, evidence_hash: hash, reported };
-		if let Err(e) = store.put_failed_audit(&m.target.hotkey.0, &model, &entry) {
-			tracing::error!(error = %e, "could not record the failed audit");
-		}
-		failed.insert((m.target.hotkey.0, model), entry);
+		AuditOutcome { target, model_hash: [9; 32], verdict, elapsed: Duration::ZERO }
+	}
+
+	fn passed() -> Verdict {
+		Verdict::Passed(AuditReport { checks: vec![], passed: true, worst: None, unverified: vec![], compute: Duration::ZERO })
+	}
+
+	fn unfetchable() -> Verdict {
+		Verdict::Unfetchable { reason: "UNAVAILABLE".into(), evidence: None }
+	}
+
+	#[test]
+	fn a_miner_is_paid_only_after_a_passed_audit() {
+		let mut ledger = AuditLedger::new(3);
+		let o = outcome(passed());
+		let miners = [o.target.clone()];
+		assert_eq!(ledger.withheld(&miners), BTreeSet::from([3]), "no audit yet");
+		assert_eq!(ledger.record(&o), Action::None);
+		assert!(ledger.withheld(&miners).is_empty());
+		assert_eq!(ledger.record(&outcome(unfetchable())), Action::None);
+		assert_eq!(ledger.withheld(&miners), BTreeSet::from([3]), "weight 0 the round the fetch fails");
+	}
+
+	#[test]
+	fn refusing_the_download_n_rounds_in_a_row_is_a_failed_audit() {
+		let mut ledger = AuditLedger::new(3);
+		assert_eq!(ledger.record(&outcome(unfetchable())), Action::None);
+		assert_eq!(ledger.record(&outcome(unfetchable())), Action::None);
+		assert!(matches!(ledger.record(&outcome(unfetchable())), Action::Fail { report: true, .. }));
+		// A pass in between starts the count again.
+		let mut ledger = AuditLedger::new(2);
+		ledger.record(&outcome(unfetchable()));
+		ledger.record(&outcome(passed()));
+		assert_eq!(ledger.record(&outcome(unfetchable())), Action::None);
+	}
+
+	#[test]
+	fn failures_that_may_be_ours_are_not_reported() {
+		let mut ledger = AuditLedger::new(3);
+		let panic = Verdict::Failed { reason: "panicked".into(), evidence: None, report: false };
+		assert!(matches!(ledger.record(&outcome(panic)), Action::Fail { report: false, .. }));
+		assert_eq!(ledger.record(&outcome(Verdict::Unauditable("memory".into()))), Action::None);
 	}
 }

@@ -7,8 +7,11 @@
 //! - [`corpus`]: the hidden evaluation corpus and the windows each round draws from it;
 //! - [`round`]: one round, every miner in lockstep, with per-step deadlines, keeping
 //!   signed answers at secret positions;
-//! - [`audit`]: re-running those answers with the miner's committed model;
-//! - [`enforce`]: weight 0, evidence and `report_fraud` for miners that fail an audit;
+//! - [`audit`]: re-running those answers with the miner's committed model, in the
+//!   background (bounded fetches, hostile model files checked before loading);
+//! - [`enforce`]: no pay before a passed audit; weight 0, evidence and `report_fraud`
+//!   for miners that fail one (or cannot deliver their model);
+//! - [`refusals`]: which miners a round scores, and what refusing costs;
 //! - [`scores`]: EMA scores per uid, weights, the per-round table;
 //! - [`weights`]: `set_weights`, or commit-reveal, within the rate limits;
 //! - [`store`]: the embedded database (redb) the validator resumes from;
@@ -21,6 +24,7 @@ pub mod audit;
 pub mod corpus;
 pub mod enforce;
 pub mod metrics;
+pub mod refusals;
 pub mod round;
 pub mod run;
 pub mod scores;

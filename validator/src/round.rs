@@ -74,7 +74,9 @@ pub struct RoundConfig {
 	/// Documents per second a miner must sustain in one decode step: each later deadline
 	/// grows by `documents / decode_rate` (0: no growth).
 	pub decode_rate: u32,
-	/// Most miners with a request in flight at once.
+	/// Most miners with a request in flight at once. Keep it at least the number of
+	/// miners: every step's requests share one deadline, so miners beyond it may find
+	/// the deadline passed before they are asked.
 	pub max_concurrency: usize,
 	/// Entries asked per distribution (capped by each miner's `max_top_k`).
 	pub top_k: u32,
@@ -89,8 +91,8 @@ pub struct RoundConfig {
 
 impl RoundConfig {
 	/// Defaults for `tokenizer_hash` and `vocab_size`: 5 s connect and info, open 10 s +
-	/// 1 s per 50 prefix tokens, each step 5 s + 1 s per 20 documents, 16 concurrent
-	/// miners, top-32.
+	/// 1 s per 50 prefix tokens, each step 5 s + 1 s per 20 documents, up to 1024
+	/// miners asked at once, top-32.
 	pub fn new(tokenizer_hash: [u8; 32], vocab_size: u32) -> Self {
 		Self {
 			connect_timeout: Duration::from_secs(5),
@@ -99,7 +101,7 @@ impl RoundConfig {
 			step_timeout: Duration::from_secs(5),
 			prefill_rate: 50,
 			decode_rate: 20,
-			max_concurrency: 16,
+			max_concurrency: 1024,
 			top_k: 32,
 			audit_samples: 4,
 			tokenizer_hash,
@@ -323,7 +325,7 @@ impl Conn {
 		msg: EvaluateRequest,
 		names: Vec<usize>,
 		step: usize,
-		timeout: Duration,
+		deadline: tokio::time::Instant,
 		audit: &[usize],
 		windows: &[Window],
 	) -> Vec<(usize, TokenDistribution)> {
@@ -336,7 +338,7 @@ impl Conn {
 		}
 		let expected = self.session.pending().cloned().expect("an Open or Reveal is always answered");
 		let (Some(tx), Some(answers)) = (self.tx.as_ref(), self.answers.as_mut()) else { return Vec::new() };
-		let result = tokio::time::timeout(timeout, async {
+		let result = tokio::time::timeout_at(deadline, async {
 			tx.send(msg).await.map_err(|_| "request stream closed".to_string())?;
 			match answers.message().await {
 				Ok(Some(resp)) => Ok(resp),
@@ -498,8 +500,9 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 
 /// Runs one round of `windows` (all with the same number of scored tokens) on `miners`,
 /// signing as `key`. Never fails: every problem with a miner becomes its [`Outcome`] and
-/// floors. Takes at most about the info timeout plus the sum of the step deadlines
-/// ([`RoundConfig::deadline`]) plus connection time, however the miners behave.
+/// floors. Takes at most the connect timeout plus twice the info timeout plus the sum of
+/// the step deadlines ([`RoundConfig::deadline`]), however the miners behave (with up to
+/// `max_concurrency` miners).
 pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair, cfg: &RoundConfig) -> RoundResult {
 	let started = Instant::now();
 	let steps = windows.iter().map(|w| w.tokens.len() - w.prefix).min().unwrap_or(0);
@@ -517,18 +520,27 @@ pub async fn run_round(miners: &[MinerTarget], windows: &[Window], key: &Keypair
 		audit[i % steps].push(i / steps);
 	}
 
-	let mut conns: Vec<Conn> = futures::stream::iter(miners.iter().map(|m| connect(m, key, windows, cfg)))
-		.buffered(concurrency)
-		.collect()
-		.await;
+	// Every miner of a step is asked at once (at most `max_concurrency` at a time), and
+	// the step ends at one absolute deadline: slow miners cost the round one deadline per
+	// step, however many there are.
+	let connect_deadline = tokio::time::Instant::now() + cfg.connect_timeout + cfg.info_timeout * 2;
+	let mut conns: Vec<Conn> = futures::stream::iter(miners.iter().map(|m| async move {
+		tokio::time::timeout_at(connect_deadline, connect(m, key, windows, cfg))
+			.await
+			.unwrap_or_else(|_| Conn::cut(Outcome::Unreachable("connect: timed out".into()), windows.len()))
+	}))
+	.buffered(concurrency)
+	.collect()
+	.await;
 
 	for step in 0..steps {
+		let step_started = tokio::time::Instant::now();
 		let answers: Vec<(usize, Vec<(usize, TokenDistribution)>)> = futures::stream::iter(
 			conns.iter_mut().enumerate().filter(|(_, c)| c.alive()).map(|(i, c)| {
 				let (msg, names) = c.message(windows, step);
-				let timeout = cfg.deadline(&msg);
+				let deadline = step_started + cfg.deadline(&msg);
 				let audit = &audit[step];
-				async move { (i, c.exchange(msg, names, step, timeout, audit, windows).await) }
+				async move { (i, c.exchange(msg, names, step, deadline, audit, windows).await) }
 			}),
 		)
 		.buffer_unordered(concurrency)

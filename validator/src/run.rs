@@ -2,7 +2,7 @@
 //! and the long-running scoring loop.
 
 use std::{
-	collections::BTreeMap,
+	collections::{BTreeMap, BTreeSet},
 	net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
 	path::PathBuf,
 	sync::Arc,
@@ -14,16 +14,20 @@ use clap::{Args, Parser, Subcommand};
 use parking_lot::Mutex;
 use rand::{rngs::StdRng, SeedableRng};
 use tessera_client::{chain::account_of, keys, AxonInfo, KeyFile, Keypair, Metagraph, TesseraClient};
-use tessera_miner::{llama::device_from_spec, model_store::cache_root, WeightFormat};
+use tessera_miner::{llama::device_from_spec, model_limits::ModelLimits, model_store::cache_root, WeightFormat};
 use tessera_proto::Hotkey;
 use tessera_scoring::CompareConfig;
 use tokio::sync::watch;
 
 use crate::{
-	audit::{Auditor, ModelCache, Tolerance},
+	audit::{
+		pipeline::{AuditJob, AuditPipeline},
+		Auditor, FetchLimits, ModelCache, Tolerance, MAX_MODEL_BYTES,
+	},
 	corpus::{self, draw_windows, remaining, Corpus, Retired, WindowSpec},
-	enforce::{audit_round, evidence_dir, is_barred, report_pending, Chain, Failed},
+	enforce::{apply_verdicts, evidence_dir, is_barred, report_pending, AuditLedger, Chain, Failed},
 	metrics::Metrics,
+	refusals::{scored_rows, PermitClock},
 	round::{run_round, MinerTarget, Outcome, RoundConfig, RoundResult},
 	scores::{table, Scores, TableRow},
 	store::Store,
@@ -107,8 +111,9 @@ pub struct CommonArgs {
 	/// Milliseconds to connect to a miner, and for its `Info`.
 	#[arg(long, env = "TESSERA_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
 	pub connect_timeout_ms: u64,
-	/// Most miners with a request in flight at once.
-	#[arg(long, env = "TESSERA_MAX_CONCURRENCY", default_value_t = 16)]
+	/// Most miners with a request in flight at once (keep it above the number of
+	/// miners: a step's requests share one deadline).
+	#[arg(long, env = "TESSERA_MAX_CONCURRENCY", default_value_t = 1024)]
 	pub max_concurrency: usize,
 	/// Positions per round kept as signed evidence and re-run for audits.
 	#[arg(long, env = "TESSERA_AUDIT_SAMPLES", default_value_t = 4)]
@@ -189,10 +194,6 @@ impl CommonArgs {
 	}
 }
 
-/// Rounds in a row a miner may refuse a validator that holds a permit before it is scored
-/// down for it (miners refresh their view of the chain every few seconds).
-const REFUSALS_SCORED: u32 = 3;
-
 /// Flags of `tessera-validator run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -230,6 +231,10 @@ pub struct RunArgs {
 	/// Port of the Prometheus `/metrics` endpoint on 127.0.0.1 (none if absent).
 	#[arg(long, env = "TESSERA_PROMETHEUS_PORT")]
 	pub prometheus_port: Option<u16>,
+	/// Seconds after this validator gets its permit during which miners that refuse it
+	/// are not scored (their view of the chain lags); after that a refusal scores the floor.
+	#[arg(long, env = "TESSERA_REFUSAL_GRACE_SECS", default_value_t = 60)]
+	pub refusal_grace_secs: u64,
 	/// Audits of the miners' signed answers (`--audit-samples` per round).
 	#[command(flatten)]
 	pub audit: AuditArgs,
@@ -256,6 +261,38 @@ pub struct AuditArgs {
 	/// Largest |Δ logprob| (nats) of any listed token of an honest miner.
 	#[arg(long, default_value_t = Tolerance::default().max_abs)]
 	pub audit_max_nats: f32,
+	/// Largest |Δ| between an honest tail mass and the model's unlisted mass.
+	#[arg(long, default_value_t = Tolerance::default().tail_abs)]
+	pub audit_tail: f32,
+	/// Largest median over positions of the probability an honest answer moves.
+	#[arg(long, default_value_t = Tolerance::default().median_moved)]
+	pub audit_median_moved: f32,
+	/// Largest probability an honest answer moves (total variation) at one position.
+	#[arg(long, default_value_t = Tolerance::default().moved)]
+	pub audit_moved: f32,
+	/// Largest rank gap (nats below the model's k-th best) of an honest answer.
+	#[arg(long, default_value_t = Tolerance::default().rank_gap)]
+	pub audit_rank_gap_nats: f32,
+	/// Most GiB of memory loading one miner's model may take; larger models are not
+	/// audited by this validator (and not paid by it).
+	#[arg(long, env = "TESSERA_AUDIT_MAX_MEMORY_GIB", default_value_t = 8)]
+	pub audit_max_memory_gib: u64,
+	/// Model downloads at once.
+	#[arg(long, env = "TESSERA_AUDIT_MAX_FETCHES", default_value_t = 4)]
+	pub audit_max_fetches: usize,
+	/// Least average download rate a miner must sustain, KiB/s (after the grace).
+	#[arg(long, env = "TESSERA_AUDIT_FETCH_MIN_RATE_KIB", default_value_t = 1024)]
+	pub audit_fetch_min_rate_kib: u64,
+	/// Seconds before the least rate applies.
+	#[arg(long, default_value_t = 15)]
+	pub audit_fetch_grace_secs: u64,
+	/// Longest wait for the next chunk of a download, seconds.
+	#[arg(long, default_value_t = 20)]
+	pub audit_fetch_stall_secs: u64,
+	/// Rounds in a row a miner's model may fail to download before it counts as a
+	/// failed audit (each such round pays it nothing).
+	#[arg(long, env = "TESSERA_AUDIT_FETCH_FAILURES", default_value_t = 3)]
+	pub audit_fetch_failures: u32,
 }
 
 impl AuditArgs {
@@ -263,9 +300,50 @@ impl AuditArgs {
 	pub fn auditor(&self) -> anyhow::Result<Auditor> {
 		let dir = self.model_cache.clone().unwrap_or_else(|| cache_root().join("validator").join("models"));
 		let device = device_from_spec(&self.audit_device)?;
-		let tolerance = Tolerance { median_mean_abs: self.audit_median_nats, max_abs: self.audit_max_nats };
+		let tolerance = Tolerance {
+			median_mean_abs: self.audit_median_nats,
+			median_moved: self.audit_median_moved,
+			max_abs: self.audit_max_nats,
+			tail_abs: self.audit_tail,
+			moved: self.audit_moved,
+			rank_gap: self.audit_rank_gap_nats,
+		};
 		Ok(Auditor::new(ModelCache::new(dir, self.model_cache_gib << 30), device, self.audit_weights, tolerance))
 	}
+
+	/// The fetch bounds for a subnet whose largest model is `max_model_bytes`.
+	pub fn fetch_limits(&self, max_model_bytes: u64) -> FetchLimits {
+		FetchLimits {
+			max_bytes: max_model_bytes,
+			min_rate: self.audit_fetch_min_rate_kib.max(1) << 10,
+			grace: Duration::from_secs(self.audit_fetch_grace_secs),
+			stall_timeout: Duration::from_secs(self.audit_fetch_stall_secs.max(1)),
+			..FetchLimits::default()
+		}
+	}
+
+	/// The model bounds for a subnet with `vocab_size` tokens and models of at most
+	/// `max_model_bytes`.
+	pub fn model_limits(&self, vocab_size: u32, max_model_bytes: u64) -> ModelLimits {
+		ModelLimits {
+			vocab_size: Some(vocab_size as usize),
+			max_file_bytes: max_model_bytes,
+			max_memory_bytes: self.audit_max_memory_gib << 30,
+			..ModelLimits::default()
+		}
+	}
+}
+
+/// Everything the scoring loop keeps about audits.
+pub struct Audits {
+	/// Background audits.
+	pub pipeline: AuditPipeline,
+	/// Where each miner's audits stand.
+	pub ledger: AuditLedger,
+	/// Failed audits (persisted).
+	pub failed: Failed,
+	/// Where evidence files go.
+	pub evidence_dir: PathBuf,
 }
 
 /// Flags of `tessera-validator evaluate`.
@@ -314,6 +392,14 @@ async fn model_path(model: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 	}
 }
 
+/// Hands every miner's signed answers of `result` to the background audits.
+fn submit_audits(pipeline: &mut AuditPipeline, result: &RoundResult) {
+	for m in &result.miners {
+		let Some(model_hash) = m.target.model_hash else { continue };
+		pipeline.submit(AuditJob { target: m.target.clone(), model_hash, evidence: m.evidence.clone() });
+	}
+}
+
 /// Default database path of `hotkey` on `netuid`.
 pub fn default_db_path(hotkey: &Hotkey, netuid: u16) -> PathBuf {
 	cache_root().join("validator").join(format!("{}-{netuid}.redb", hotkey.to_ss58()))
@@ -353,7 +439,7 @@ pub fn serving_miners(mg: &Metagraph, tokenizer_hash: &[u8; 32], me: &Hotkey) ->
 }
 
 /// Scores of a finished round: the paired-comparison score of every miner in `rows`.
-fn round_scores(result: &RoundResult, rows: &[usize], cfg: &CompareConfig) -> anyhow::Result<BTreeMap<usize, f64>> {
+pub fn round_scores(result: &RoundResult, rows: &[usize], cfg: &CompareConfig) -> anyhow::Result<BTreeMap<usize, f64>> {
 	if rows.is_empty() {
 		return Ok(BTreeMap::new());
 	}
@@ -397,10 +483,13 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 	let spec = args.common.window_spec();
 	let round_cfg = args.common.round_config(&tokenizer);
 	let compare_cfg = CompareConfig { z: args.compare_z, margin_bits: args.compare_margin_bits };
-	let mut auditor = args.audit.auditor()?;
-	let mut failed = store.failed_audits()?;
-	let evidence = evidence_dir(&db_path);
-	let mut refusals = BTreeMap::new();
+	let mut audits = Audits {
+		pipeline: AuditPipeline::new(args.audit.auditor()?, key.clone(), args.audit.audit_max_fetches),
+		ledger: AuditLedger::new(args.audit.audit_fetch_failures),
+		failed: store.failed_audits()?,
+		evidence_dir: evidence_dir(&db_path),
+	};
+	let mut permit_clock = PermitClock::new(Duration::from_secs(args.refusal_grace_secs));
 
 	let client = TesseraClient::connect(&args.url).await.with_context(|| format!("connecting to {}", args.url))?;
 	let metrics = Metrics::new();
@@ -434,7 +523,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 		let started = Instant::now();
 		let work = one_round(
 			&client, &args, &key, &me, &tokenizer, &corpus, &store, &mut scores, &mut retired, &spec, &round_cfg,
-			&compare_cfg, &metrics, &target, round_no, (&mut auditor, &mut failed, &evidence, &mut refusals),
+			&compare_cfg, &metrics, &target, round_no, &mut audits, &mut permit_clock,
 		);
 		tokio::select! {
 			r = work => match r {
@@ -476,7 +565,8 @@ async fn one_round(
 	metrics: &Metrics,
 	target: &Mutex<Option<WeightTarget>>,
 	round_no: u64,
-	(auditor, failed, evidence, refusals): (&mut Auditor, &mut Failed, &PathBuf, &mut BTreeMap<u16, u32>),
+	audits: &mut Audits,
+	permit_clock: &mut PermitClock,
 ) -> anyhow::Result<bool> {
 	let mg = client.metagraph(args.netuid).await?;
 	metrics.block.set(mg.block as i64);
@@ -509,12 +599,22 @@ async fn one_round(
 			hex::encode(tokenizer.hash())
 		);
 	}
+	permit_clock.observe(permit);
 	let registered: BTreeMap<u16, [u8; 32]> = mg.neurons.iter().map(|n| (n.uid, n.hotkey.0)).collect();
 	scores.sync(&registered);
 	let chain = Chain { client, netuid: args.netuid, can_report: permit && mg.hyperparams.audits_enabled };
-	report_pending(&chain, key, &registered, store, failed, metrics).await;
+	let max_model_bytes = MAX_MODEL_BYTES;
+	audits.pipeline.auditor().set_limits(
+		args.audit.fetch_limits(max_model_bytes),
+		args.audit.model_limits(tokenizer.vocab_size(), max_model_bytes),
+	);
+	let verdicts = audits.pipeline.drain();
+	apply_verdicts(verdicts, &mut audits.ledger, key, &chain, store, &audits.evidence_dir, scores, &mut audits.failed, metrics)
+		.await;
+	report_pending(&chain, key, &registered, store, &audits.evidence_dir, &mut audits.failed, metrics).await;
 	let mut miners = serving_miners(&mg, &tokenizer.hash(), me);
 	// Miners that failed an audit with the model they still serve are not asked again.
+	let failed = &audits.failed;
 	miners.retain(|m| {
 		let barred = is_barred(failed, m);
 		if barred {
@@ -551,22 +651,7 @@ async fn one_round(
 
 	let result = run_round(&miners, &windows, key, round_cfg).await;
 	log_outcomes(&result, metrics);
-	// Without a permit, miners refuse us: leave those out rather than score them down.
-	// With one, a miner may still refuse for a while (its view of the chain lags a new
-	// permit): it is scored down only after REFUSALS_SCORED rounds in a row.
-	let mut rows = Vec::with_capacity(result.miners.len());
-	for (i, m) in result.miners.iter().enumerate() {
-		if matches!(m.outcome, Outcome::Refused(_)) {
-			let n = refusals.entry(m.target.uid).or_default();
-			*n += 1;
-			if permit && *n >= REFUSALS_SCORED {
-				rows.push(i);
-			}
-		} else {
-			refusals.remove(&m.target.uid);
-			rows.push(i);
-		}
-	}
+	let rows = scored_rows(&result, permit_clock.refusals_count());
 	let round = round_scores(&result, &rows, compare_cfg)?;
 	let mut update: Vec<(u16, [u8; 32], f64)> =
 		round.iter().map(|(&i, &s)| (result.miners[i].target.uid, result.miners[i].target.hotkey.0, s)).collect();
@@ -579,11 +664,14 @@ async fn one_round(
 		}
 	}
 	scores.update(&update)?;
-	if round_cfg.audit_samples > 0 {
-		audit_round(auditor, &result, key, &chain, store, evidence, scores, failed, metrics).await;
-	}
+	let withheld = if round_cfg.audit_samples > 0 {
+		submit_audits(&mut audits.pipeline, &result);
+		audits.ledger.withheld(&miners)
+	} else {
+		BTreeSet::new()
+	};
 	store.save_ema(&scores.entries())?;
-	let (uids, values) = scores.weights(own_uid);
+	let (uids, values) = scores.weights(own_uid, &withheld);
 	*target.lock() = Some(WeightTarget { uids: uids.clone(), values: values.clone(), round: round_no + 1 });
 
 	let bpb = result.bpb();

@@ -1,7 +1,7 @@
 //! Smoothed scores per uid (EMA of per-round paired-comparison scores), tied to the
 //! hotkey that earned them, and the weights they give; plus the per-round log table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tessera_proto::Hotkey;
 use tessera_scoring::{to_u16_weights, Ema, EmaError};
@@ -78,10 +78,16 @@ impl Scores {
 	}
 
 	/// The weights to set: EMA scores max-scaled to u16, `exclude` (the validator's own
-	/// uid) left out, zero weights dropped.
-	pub fn weights(&self, exclude: Option<u16>) -> (Vec<u16>, Vec<u16>) {
-		let scores: BTreeMap<u16, f64> =
-			self.ema.scores().iter().filter(|(u, _)| Some(**u) != exclude).map(|(&u, &s)| (u, s)).collect();
+	/// uid) and `withheld` (miners not paid this round, their EMA kept) left out, zero
+	/// weights dropped.
+	pub fn weights(&self, exclude: Option<u16>, withheld: &BTreeSet<u16>) -> (Vec<u16>, Vec<u16>) {
+		let scores: BTreeMap<u16, f64> = self
+			.ema
+			.scores()
+			.iter()
+			.filter(|(u, _)| Some(**u) != exclude && !withheld.contains(u))
+			.map(|(&u, &s)| (u, s))
+			.collect();
 		to_u16_weights(&scores)
 	}
 }
@@ -140,7 +146,8 @@ mod tests {
 		let mut s = Scores::new(0.5).unwrap();
 		s.update(&[(1, [1; 32], 1.0), (2, [2; 32], 0.0), (0, [9; 32], 1.0)]).unwrap();
 		assert_eq!(s.get(1), Some(0.5));
-		assert_eq!(s.weights(Some(0)), (vec![1], vec![u16::MAX]));
+		assert_eq!(s.weights(Some(0), &BTreeSet::new()), (vec![1], vec![u16::MAX]));
+		assert_eq!(s.weights(Some(0), &BTreeSet::from([1])), (vec![], vec![]));
 		let restored = Scores::from_entries(0.5, &s.entries()).unwrap();
 		assert_eq!(restored.all(), s.all());
 		// uid 2 changes hands, uid 0 leaves.

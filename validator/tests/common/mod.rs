@@ -2,6 +2,9 @@
 //! (tessera-miner's service around a model file) and fake miners that misbehave on cue.
 #![allow(dead_code)]
 
+pub mod adversary;
+pub mod craft;
+
 use std::{
 	collections::HashMap,
 	io::{Read, Write},

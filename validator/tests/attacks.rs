@@ -267,17 +267,30 @@ async fn attack_7_refusing_two_rounds_in_three_costs_in_proportion() {
 	let targets = vec![always.target(0, 1), refuser.target(1, 1)];
 	let mut clock = PermitClock::new(Duration::ZERO);
 	clock.observe(true);
-	let mut scores = Scores::new(0.3).unwrap();
-	for _ in 0..9 {
-		let result = round(&tok, &targets, 2, 3, 0).await;
-		let rows = scored_rows(&result, clock.refusals_count());
-		let round = round_scores(&result, &rows, &CompareConfig::default()).unwrap();
+	let fold = |scores: &mut Scores, result: &RoundResult, rows: &[usize]| {
+		let round = round_scores(result, rows, &CompareConfig::default()).unwrap();
 		let update: Vec<(u16, [u8; 32], f64)> =
 			round.iter().map(|(&i, &s)| (result.miners[i].target.uid, result.miners[i].target.hotkey.0, s)).collect();
 		scores.update(&update).unwrap();
+	};
+	let (mut scores, mut before) = (Scores::new(0.3).unwrap(), Scores::new(0.3).unwrap());
+	let mut in_a_row = 0;
+	for _ in 0..30 {
+		let result = round(&tok, &targets, 2, 3, 0).await;
+		fold(&mut scores, &result, &scored_rows(&result, clock.refusals_count()));
+		// The rule before issue 19: a refusal is scored only as the third in a row.
+		let refused = matches!(result.miners[1].outcome, Outcome::Refused(_));
+		in_a_row = if refused { in_a_row + 1 } else { 0 };
+		let old_rows: Vec<usize> = if refused && in_a_row < 3 { vec![0] } else { vec![0, 1] };
+		fold(&mut before, &result, &old_rows);
 	}
 	let (a, r) = (scores.get(0).unwrap(), scores.get(1).unwrap());
-	println!("EMA after 9 rounds: always answers {a:.3}, refuses 2 in 3 {r:.3}");
+	println!(
+		"EMA after 30 rounds: always answers {a:.3}, refuses 2 in 3 {r:.3} (before issue 19: {:.3} and {:.3})",
+		before.get(0).unwrap(),
+		before.get(1).unwrap()
+	);
+	assert!(before.get(1).unwrap() > 0.45, "the old rule let the refuser keep its score");
 	// Answering, the two tie (0.5 each): refusing two rounds in three must cost about two
 	// thirds of that, where it used to cost nothing (0.5).
 	assert!(r < 0.3 && a > 2.0 * r, "refusing 2 rounds in 3 cost too little: {r} vs {a}");

@@ -15,7 +15,7 @@ use std::{
 
 use codec::{Decode, Encode};
 use subxt_signer::sr25519::Keypair;
-use tessera_client::{TesseraClient, H256};
+use tessera_client::{FraudEvidenceArgs, TesseraClient};
 use tessera_proto::receipt::Evidence;
 
 use crate::{
@@ -202,9 +202,16 @@ fn load_evidence(dir: &Path, hash: &[u8; 32]) -> Option<Evidence> {
 	Evidence::decode(&mut &bytes[..]).ok().filter(|e| e.hash() == *hash)
 }
 
+/// Who a report is against: a registered uid, or a hotkey whose neuron is gone but whose
+/// bond the chain holds in escrow while reports against it count.
+enum Accused {
+	Uid(u16),
+	Escrowed([u8; 32]),
+}
+
 /// Reports the failed audits not reported yet (found before this validator held a permit,
-/// or whose report failed), for miners still registered at the same uid with the same
-/// hotkey.
+/// or whose report failed): for miners still registered at the same uid with the same
+/// hotkey, or removed with their bond in escrow.
 pub async fn report_pending(
 	chain: &Chain<'_>,
 	key: &Keypair,
@@ -218,15 +225,23 @@ pub async fn report_pending(
 		return;
 	}
 	for ((hotkey, model), entry) in failed.iter_mut() {
-		if entry.reported || registered.get(&entry.uid) != Some(hotkey) {
+		if entry.reported {
 			continue;
 		}
+		let accused = if registered.get(&entry.uid) == Some(hotkey) {
+			Accused::Uid(entry.uid)
+		} else {
+			match chain.client.escrow(chain.netuid, &tessera_client::AccountId::from(*hotkey)).await {
+				Ok(Some(_)) => Accused::Escrowed(*hotkey),
+				_ => continue,
+			}
+		};
 		let Some(evidence) = load_evidence(evidence_dir, &entry.evidence_hash) else {
 			tracing::warn!(uid = entry.uid, "the evidence of a failed audit is gone; it cannot be reported");
 			entry.reported = true;
 			continue;
 		};
-		if submit_report(chain, key, entry.uid, &evidence, metrics).await {
+		if submit(chain, key, accused, &evidence, metrics).await {
 			entry.reported = true;
 			if let Err(e) = store.put_failed_audit(hotkey, model, entry) {
 				tracing::error!(error = %e, "could not record the fraud report");
@@ -236,16 +251,35 @@ pub async fn report_pending(
 }
 
 async fn submit_report(chain: &Chain<'_>, key: &Keypair, uid: u16, evidence: &Evidence, metrics: &Metrics) -> bool {
+	submit(chain, key, Accused::Uid(uid), evidence, metrics).await
+}
+
+/// `report_fraud` (or `report_escrowed`) with the miner's signed step; whether it went
+/// through.
+async fn submit(chain: &Chain<'_>, key: &Keypair, accused: Accused, evidence: &Evidence, metrics: &Metrics) -> bool {
 	let evidence_hash = evidence.hash();
-	match chain.client.report_fraud(key, chain.netuid, uid, H256(evidence_hash)).await {
+	let args = FraudEvidenceArgs {
+		model_hash: evidence.model_hash,
+		digests: evidence.digests.iter().map(|d| (d.position, d.context.0, d.distribution)).collect(),
+		index: evidence.index,
+		signature: evidence.signature,
+		evidence_hash,
+	};
+	let result = match &accused {
+		Accused::Uid(uid) => chain.client.report_fraud(key, chain.netuid, *uid, &args).await,
+		Accused::Escrowed(hotkey) => {
+			chain.client.report_escrowed(key, chain.netuid, &tessera_client::AccountId::from(*hotkey), &args).await
+		},
+	};
+	match result {
 		Ok(_) => {
 			metrics.fraud_reports.with_label_values(&["ok"]).inc();
-			tracing::info!(uid, evidence = %hex::encode(evidence_hash), "fraud reported on-chain");
+			tracing::info!(evidence = %hex::encode(evidence_hash), "fraud reported on-chain");
 			true
 		},
 		Err(e) => {
 			metrics.fraud_reports.with_label_values(&["failed"]).inc();
-			tracing::warn!(uid, error = %e, "report_fraud failed; will retry");
+			tracing::warn!(error = %e, "report_fraud failed; will retry");
 			false
 		},
 	}

@@ -603,7 +603,7 @@ async fn one_round(
 	let registered: BTreeMap<u16, [u8; 32]> = mg.neurons.iter().map(|n| (n.uid, n.hotkey.0)).collect();
 	scores.sync(&registered);
 	let chain = Chain { client, netuid: args.netuid, can_report: permit && mg.hyperparams.audits_enabled };
-	let max_model_bytes = MAX_MODEL_BYTES;
+	let max_model_bytes = if mg.hyperparams.max_model_bytes == 0 { MAX_MODEL_BYTES } else { mg.hyperparams.max_model_bytes };
 	audits.pipeline.auditor().set_limits(
 		args.audit.fetch_limits(max_model_bytes),
 		args.audit.model_limits(tokenizer.vocab_size(), max_model_bytes),

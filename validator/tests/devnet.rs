@@ -61,10 +61,12 @@ async fn strong_miner_wins_weights_and_incentive_and_commit_reveal_survives_a_re
 	// Stake: the next epoch hands the permit over; rounds score both miners and the
 	// weights favour the strong one.
 	client.add_stake(&alice, &account_of(&alice), 1_000 * TOKEN).await.unwrap();
-	let weights = wait_for(Duration::from_secs(180), "weights on-chain", || async {
+	// A miner is paid once its committed model passed an audit: the tiny weak model is
+	// audited first, the strong one (a 98 MB download) a round or two later.
+	let weights = wait_for(Duration::from_secs(180), "weights on-chain with both miners audited", || async {
 		let m = client.metagraph(NET).await.ok()?;
 		let w = m.neurons[0].weights.clone();
-		(!w.is_empty()).then_some(w)
+		w.iter().any(|(u, _)| *u == 1).then_some(w)
 	})
 	.await;
 	let w = |uid: u16| weights.iter().find(|(u, _)| *u == uid).map_or(0, |(_, w)| *w);

@@ -35,7 +35,7 @@ pub enum HeaderError {
 	#[error("GGUF header: {0}")]
 	Io(String),
 	/// Not a GGUF file, or a version this reader does not take.
-	#[error("not a GGUF v2/v3 file: {0}")]
+	#[error("not a GGUF file (GGUF v2 or v3): {0}")]
 	Format(String),
 	/// A count, length or size is over its limit.
 	#[error("GGUF header: {what} is {value}, over the limit of {limit}")]

@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use parking_lot::RwLock;
 use tessera_proto::Hotkey;
+use tokio::sync::watch;
 
 /// What the miner knows about one registered hotkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,22 +34,45 @@ impl Default for Policy {
 }
 
 /// The subnet's registered hotkeys, as of the last metagraph sync.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Callers {
 	table: RwLock<HashMap<Hotkey, Caller>>,
+	/// Stake of the callers the policy admits (what shares divide).
+	served_stake: RwLock<u128>,
 	policy: Policy,
 	netuid: u16,
+	/// Bumped by every [`Callers::replace`]: open streams re-check their caller.
+	generation: watch::Sender<u64>,
 }
 
 impl Callers {
 	/// An empty table (everyone is refused until the first sync) for subnet `netuid`.
 	pub fn new(netuid: u16, policy: Policy) -> Arc<Self> {
-		Arc::new(Self { table: RwLock::new(HashMap::new()), policy, netuid })
+		let table = RwLock::new(HashMap::new());
+		Arc::new(Self { table, served_stake: RwLock::new(0), policy, netuid, generation: watch::channel(0).0 })
 	}
 
-	/// Replaces the snapshot.
+	/// Replaces the snapshot; open streams re-check their callers against it.
 	pub fn replace(&self, table: HashMap<Hotkey, Caller>) {
+		let served = table.values().filter(|c| self.admits(c)).fold(0u128, |a, c| a.saturating_add(c.stake));
 		*self.table.write() = table;
+		*self.served_stake.write() = served;
+		self.generation.send_modify(|g| *g += 1);
+	}
+
+	/// A receiver that changes whenever the snapshot is replaced.
+	pub fn subscribe(&self) -> watch::Receiver<u64> {
+		self.generation.subscribe()
+	}
+
+	fn admits(&self, c: &Caller) -> bool {
+		(!self.policy.require_permit || c.validator_permit) && c.stake >= self.policy.min_stake
+	}
+
+	/// `hotkey`'s stake and the stake of every caller the policy admits (0 and 0 when
+	/// the snapshot says nothing).
+	pub fn stake_share(&self, hotkey: &Hotkey) -> (u128, u128) {
+		(self.get(hotkey).map_or(0, |c| c.stake), *self.served_stake.read())
 	}
 
 	/// Hotkeys in the snapshot.
@@ -114,8 +138,14 @@ mod tests {
 		assert!(callers.authorize(&c).unwrap_err().contains("below this miner's floor"));
 		assert!(callers.authorize(&d).unwrap_err().contains("not registered on subnet 1"));
 		assert_eq!(callers.priority(&a), 1_000);
+		// Only admitted callers count in the stake shares are divided by.
+		assert_eq!(callers.stake_share(&a), (1_000, 1_000));
 		assert_eq!(callers.priority(&d), 0);
 		let auth = callers.authorizer();
 		assert!(auth(&a).is_ok() && auth(&d).is_err());
+		let rx = callers.subscribe();
+		callers.replace(HashMap::new());
+		assert!(rx.has_changed().unwrap(), "a new snapshot wakes open streams");
+		assert!(auth(&a).is_err(), "and the new snapshot is what authorizes");
 	}
 }

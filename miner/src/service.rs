@@ -1,7 +1,13 @@
 //! The `tessera.v1.Miner` gRPC service around the [`Engine`], and the server that hosts
 //! it with health, reflection, limits and graceful shutdown.
 
-use std::{collections::HashMap, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{
+	collections::HashMap,
+	net::SocketAddr,
+	pin::Pin,
+	sync::Arc,
+	time::{Duration, Instant},
+};
 
 use futures::Stream;
 use prost::bytes::Bytes;
@@ -24,8 +30,10 @@ use tonic::{transport::Server, Request, Response, Status, Streaming};
 
 use crate::{
 	callers::Callers,
-	engine::{Engine, SeqId, Work, WorkItem},
+	engine::{Engine, EngineConfig, SeqId, Work, WorkItem},
+	kv_share::share_of,
 	metrics::Metrics,
+	slots::{SlotGuard, StreamSlots},
 };
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -33,8 +41,14 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// Limits of the service itself (the engine has its own).
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceLimits {
-	/// Most Evaluate streams served at once; more get `RESOURCE_EXHAUSTED`.
+	/// Most Evaluate streams served at once, shared by stake ([`StreamSlots`]).
 	pub max_streams: usize,
+	/// Least streams any admitted caller may hold, whatever its stake.
+	pub min_streams_per_caller: usize,
+	/// A stream with no message from its caller for this long is ended.
+	pub idle_timeout: Duration,
+	/// A stream is ended this long after it opened, however busy.
+	pub stream_lifetime: Duration,
 	/// Most documents open on one stream (announced in `Info`).
 	pub max_documents: u32,
 	/// Largest `top_k` accepted (announced in `Info`).
@@ -45,7 +59,15 @@ pub struct ServiceLimits {
 
 impl Default for ServiceLimits {
 	fn default() -> Self {
-		Self { max_streams: 64, max_documents: 64, max_top_k: 64, max_context: 2048 }
+		Self {
+			max_streams: 64,
+			min_streams_per_caller: 2,
+			idle_timeout: Duration::from_secs(60),
+			stream_lifetime: Duration::from_secs(30 * 60),
+			max_documents: 64,
+			max_top_k: 64,
+			max_context: 2048,
+		}
 	}
 }
 
@@ -60,7 +82,10 @@ pub struct MinerService {
 	info: InfoResponse,
 	model: Bytes,
 	model_hash: [u8; 32],
-	streams: Arc<tokio::sync::Semaphore>,
+	streams: Arc<StreamSlots>,
+	limits: ServiceLimits,
+	/// KV cache tokens and the least share of them per caller.
+	kv_budget: (usize, usize),
 	metrics: Metrics,
 	/// Set when the server cuts the streams still open after the shutdown grace period.
 	closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -74,11 +99,12 @@ impl MinerService {
 		keypair: Keypair,
 		model: crate::LoadedModel,
 		callers: Arc<Callers>,
-		engine: crate::engine::EngineConfig,
+		engine: EngineConfig,
 		limits: ServiceLimits,
 		metrics: Metrics,
 	) -> Self {
 		let verifier = Arc::new(Verifier::new(Hotkey::of(&keypair)).with_authorizer(callers.authorizer()));
+		let kv_budget = (engine.max_cached_tokens, engine.min_share_tokens);
 		let engine = Engine::start(model.llama, engine, metrics.clone());
 		let max_context = limits.max_context.min(engine.max_context() as u32);
 		let info = InfoResponse {
@@ -101,7 +127,9 @@ impl MinerService {
 			info,
 			model: model.bytes,
 			model_hash: model.model_hash,
-			streams: Arc::new(tokio::sync::Semaphore::new(limits.max_streams)),
+			streams: StreamSlots::new(limits.max_streams, limits.min_streams_per_caller),
+			limits,
+			kv_budget,
 			metrics,
 			closing: Arc::new(tokio::sync::watch::channel(false).0),
 		}
@@ -149,7 +177,7 @@ impl StreamDocs {
 	}
 
 	/// The engine work for a request the session accepted.
-	fn work(&mut self, req: &EvaluateRequest, expect: &Expectation, priority: u64) -> Work {
+	fn work(&mut self, req: &EvaluateRequest, expect: &Expectation, caller: &CallerTerms) -> Work {
 		let mut tokens: HashMap<u32, Vec<u32>> = HashMap::new();
 		match &req.msg {
 			Some(evaluate_request::Msg::Open(open)) => {
@@ -174,7 +202,22 @@ impl StreamDocs {
 				top_k: d.top_k,
 			})
 			.collect();
-		Work { priority, items }
+		Work { priority: caller.priority, caller: caller.hotkey.0, share: caller.kv_share, items }
+	}
+}
+
+/// What a caller is entitled to now: read from the caller table at every request, so a
+/// new metagraph changes it at once.
+struct CallerTerms {
+	hotkey: Hotkey,
+	priority: u64,
+	kv_share: usize,
+}
+
+impl CallerTerms {
+	fn of(callers: &Callers, hotkey: Hotkey, (budget, floor): (usize, usize)) -> Self {
+		let (stake, total) = callers.stake_share(&hotkey);
+		Self { hotkey, priority: callers.priority(&hotkey), kv_share: share_of(budget, stake, total, floor) }
 	}
 }
 
@@ -204,33 +247,83 @@ impl StepSigner {
 	}
 }
 
-/// Serves one Evaluate stream until the client half-closes it, breaks the protocol, or
-/// goes away. Each request is answered before the next is read.
+/// One stream's context: who calls, what it may do, and the miner parts it uses.
+struct StreamCtx {
+	caller: Hotkey,
+	callers: Arc<Callers>,
+	kv_budget: (usize, usize),
+	signer: StepSigner,
+	engine: Arc<Engine>,
+	metrics: Metrics,
+	closing: tokio::sync::watch::Receiver<bool>,
+	slot: SlotGuard,
+	idle_timeout: Duration,
+	ends_at: tokio::time::Instant,
+}
+
+/// Why the miner ends a stream: the status the caller gets, and the metric label.
+fn ended(metrics: &Metrics, reason: &'static str, status: Status) -> Status {
+	metrics.streams_ended.with_label_values(&[reason]).inc();
+	status
+}
+
+impl StreamCtx {
+	/// The next message of the caller, or the status ending the stream (`Ok(None)`: the
+	/// caller closed it or went away).
+	async fn next(&mut self, inbound: &mut Streaming<EvaluateRequest>, tx: &mpsc::Sender<Result<EvaluateResponse, Status>>) -> Result<Option<EvaluateRequest>, Status> {
+		let mut generation = self.callers.subscribe();
+		let idle = tokio::time::sleep(self.idle_timeout);
+		tokio::pin!(idle);
+		loop {
+			tokio::select! {
+				msg = inbound.message() => return match msg {
+					Ok(m) => Ok(m),
+					Err(status) => {
+						tracing::debug!(%status, "evaluate stream broke");
+						Ok(None)
+					}
+				},
+				_ = tx.closed() => return Ok(None),
+				_ = cut_off(&mut self.closing) => return Err(Status::unavailable("the miner is shutting down")),
+				_ = &mut idle => {
+					let s = Status::deadline_exceeded(format!("no message for {} s: stream closed", self.idle_timeout.as_secs()));
+					return Err(ended(&self.metrics, "idle", s));
+				},
+				_ = tokio::time::sleep_until(self.ends_at) => {
+					let s = Status::deadline_exceeded("the stream reached its lifetime on this miner; open a new one");
+					return Err(ended(&self.metrics, "lifetime", s));
+				},
+				_ = self.slot.evicted.changed() => {
+					let s = Status::resource_exhausted("stream slot taken by a validator with more stake");
+					return Err(ended(&self.metrics, "evicted", s));
+				},
+				Ok(()) = generation.changed() => {
+					if let Err(why) = self.callers.authorize(&self.caller) {
+						return Err(ended(&self.metrics, "permit_revoked", Status::permission_denied(why)));
+					}
+				},
+			}
+		}
+	}
+}
+
+/// Serves one Evaluate stream until the client half-closes it, breaks the protocol, goes
+/// away, idles, outlives its lifetime, loses its slot or its permit. Each request is
+/// answered before the next is read.
 async fn serve_stream(
 	mut inbound: Streaming<EvaluateRequest>,
 	tx: mpsc::Sender<Result<EvaluateResponse, Status>>,
 	mut session: EvaluateSession,
-	signer: StepSigner,
-	engine: Arc<Engine>,
-	priority: u64,
-	metrics: Metrics,
-	mut closing: tokio::sync::watch::Receiver<bool>,
+	mut ctx: StreamCtx,
 ) {
-	let mut docs = StreamDocs { engine: engine.clone(), seqs: HashMap::new() };
+	let mut docs = StreamDocs { engine: ctx.engine.clone(), seqs: HashMap::new() };
 	loop {
-		let msg = tokio::select! {
-			msg = inbound.message() => msg,
-			_ = tx.closed() => return,
-			_ = cut_off(&mut closing) => {
-				let _ = tx.send(Err(Status::unavailable("the miner is shutting down"))).await;
-				return;
-			}
-		};
-		let msg = match msg {
+		let msg = match ctx.next(&mut inbound, &tx).await {
 			Ok(Some(m)) => m,
 			Ok(None) => return,
 			Err(status) => {
-				tracing::debug!(%status, "evaluate stream broke");
+				tracing::debug!(caller = %ctx.caller, %status, "stream ended by the miner");
+				let _ = tx.send(Err(status)).await;
 				return;
 			}
 		};
@@ -241,14 +334,15 @@ async fn serve_stream(
 				continue;
 			}
 			Err(status) => {
-				metrics.rejections.with_label_values(&["malformed_stream"]).inc();
+				ctx.metrics.rejections.with_label_values(&["malformed_stream"]).inc();
 				let _ = tx.send(Err(status)).await;
 				return;
 			}
 		};
-		let work = docs.work(&msg, &expect, priority);
+		let terms = CallerTerms::of(&ctx.callers, ctx.caller, ctx.kv_budget);
+		let work = docs.work(&msg, &expect, &terms);
 		let answer = tokio::select! {
-			a = engine.run(work) => a,
+			a = ctx.engine.run(work) => a,
 			_ = tx.closed() => return,
 		};
 		let resp = match answer {
@@ -265,7 +359,7 @@ async fn serve_stream(
 						tail_mass: t.tail_mass,
 					})
 					.collect();
-				let signature = signer.sign(&expect, &distributions);
+				let signature = ctx.signer.sign(&expect, &distributions);
 				EvaluateResponse {
 					msg: Some(evaluate_response::Msg::Step(Step { step: expect.step, distributions, signature })),
 				}
@@ -307,24 +401,32 @@ impl Miner for MinerService {
 	async fn evaluate(&self, request: Request<Streaming<EvaluateRequest>>) -> Result<Response<Self::EvaluateStream>, Status> {
 		let verified =
 			self.verifier.verify_stream(&request, method::EVALUATE).map_err(|s| self.refused("Evaluate", s))?;
-		let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
-			self.refused(
-				"Evaluate",
-				Status::resource_exhausted("too many Evaluate streams open on this miner; retry later"),
-			)
-		})?;
+		let caller = verified.caller;
+		let (stake, total) = self.callers.stake_share(&caller);
+		let slot = self
+			.streams
+			.acquire(caller, self.callers.priority(&caller), stake, total)
+			.map_err(|s| self.refused("Evaluate", s))?;
 		self.metrics.requests.with_label_values(&["Evaluate", "Ok"]).inc();
-		let priority = self.callers.priority(&verified.caller);
 		let limits = Limits::from_info(&self.info);
 		let (tx, rx) = mpsc::channel(2);
-		let (engine, metrics, closing) = (self.engine.clone(), self.metrics.clone(), self.closing.subscribe());
-		let signer = StepSigner { keypair: self.keypair.clone(), caller: verified.caller, model_hash: self.model_hash };
+		let ctx = StreamCtx {
+			caller,
+			callers: self.callers.clone(),
+			kv_budget: self.kv_budget,
+			signer: StepSigner { keypair: self.keypair.clone(), caller, model_hash: self.model_hash },
+			engine: self.engine.clone(),
+			metrics: self.metrics.clone(),
+			closing: self.closing.subscribe(),
+			slot,
+			idle_timeout: self.limits.idle_timeout,
+			ends_at: tokio::time::Instant::from_std(Instant::now() + self.limits.stream_lifetime),
+		};
+		let metrics = self.metrics.clone();
 		tokio::spawn(async move {
 			metrics.active_streams.inc();
-			let session = EvaluateSession::new(limits);
-			serve_stream(request.into_inner(), tx, session, signer, engine, priority, metrics.clone(), closing).await;
+			serve_stream(request.into_inner(), tx, EvaluateSession::new(limits), ctx).await;
 			metrics.active_streams.dec();
-			drop(permit);
 		});
 		Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
 	}

@@ -68,23 +68,30 @@ pub struct Harness {
 	pub addr: SocketAddr,
 	pub metrics: Metrics,
 	pub model_bytes: prost::bytes::Bytes,
+	pub callers: std::sync::Arc<Callers>,
 	shutdown: Option<oneshot::Sender<()>>,
 	server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
 impl Harness {
 	pub async fn start(model: &Path, engine: EngineConfig, limits: ServiceLimits) -> Self {
+		let table = HashMap::from([
+			(Hotkey::of(&validator()), Caller { uid: 0, stake: 1_000_000, validator_permit: true }),
+			(Hotkey::of(&miner_key()), Caller { uid: 1, stake: 0, validator_permit: false }),
+			(Hotkey::of(&no_permit()), Caller { uid: 2, stake: 5, validator_permit: false }),
+		]);
+		Self::start_with(model, engine, limits, table).await
+	}
+
+	/// A miner whose caller table is `table` (kept in [`Harness::callers`] to change).
+	pub async fn start_with(model: &Path, engine: EngineConfig, limits: ServiceLimits, table: HashMap<Hotkey, Caller>) -> Self {
 		let loaded = LoadedModel::load(model, &Device::Cpu).expect("model loads");
 		let miner = Hotkey::of(&miner_key());
 		let callers = Callers::new(1, Policy { require_permit: true, min_stake: 0 });
-		callers.replace(HashMap::from([
-			(Hotkey::of(&validator()), Caller { uid: 0, stake: 1_000_000, validator_permit: true }),
-			(miner, Caller { uid: 1, stake: 0, validator_permit: false }),
-			(Hotkey::of(&no_permit()), Caller { uid: 2, stake: 5, validator_permit: false }),
-		]));
+		callers.replace(table);
 		let metrics = Metrics::new();
 		let model_bytes = loaded.bytes.clone();
-		let service = MinerService::start(miner_key(), loaded, callers, engine, limits, metrics.clone());
+		let service = MinerService::start(miner_key(), loaded, callers.clone(), engine, limits, metrics.clone());
 		let info = service.info().clone();
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();
@@ -98,7 +105,7 @@ impl Harness {
 			Duration::from_secs(5),
 		));
 		let client = Self::connect(addr).await;
-		Self { client, miner, info, addr, metrics, model_bytes, shutdown: Some(shutdown), server: Some(server) }
+		Self { client, miner, info, addr, metrics, model_bytes, callers, shutdown: Some(shutdown), server: Some(server) }
 	}
 
 	pub async fn connect(addr: SocketAddr) -> MinerClient<Channel> {

@@ -147,7 +147,7 @@ impl TesseraClient {
 		Ok(registered.uid)
 	}
 
-	/// Announce the axon `hotkey` serves on `netuid` (IPv4 given as `a.b.c.d`).
+	/// Announce the plaintext gRPC axon `hotkey` serves on `netuid` (protocol 0).
 	pub async fn serve_axon(
 		&self,
 		hotkey: &Keypair,
@@ -156,11 +156,25 @@ impl TesseraClient {
 		port: u16,
 		version: u32,
 	) -> Result<TxOutcome, ClientError> {
+		self.serve_axon_with(hotkey, netuid, ip, port, version, 0).await
+	}
+
+	/// Announce the axon `hotkey` serves on `netuid` with `protocol` (0: gRPC, 1: gRPC
+	/// over TLS with the certificate bound to the hotkey).
+	pub async fn serve_axon_with(
+		&self,
+		hotkey: &Keypair,
+		netuid: u16,
+		ip: std::net::IpAddr,
+		port: u16,
+		version: u32,
+		protocol: u8,
+	) -> Result<TxOutcome, ClientError> {
 		let (ip, ip_type) = match ip {
 			std::net::IpAddr::V4(v4) => (u32::from(v4) as u128, 4u8),
 			std::net::IpAddr::V6(v6) => (u128::from(v6), 6u8),
 		};
-		let call = runtime::tx().tessera().serve_axon(netuid, version, ip, port, ip_type, 0);
+		let call = runtime::tx().tessera().serve_axon(netuid, version, ip, port, ip_type, protocol);
 		self.submit(&call, hotkey).await
 	}
 

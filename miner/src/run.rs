@@ -10,7 +10,10 @@ use std::{
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tessera_client::{keys, Keypair, KeyFile, TesseraClient};
-use tessera_proto::Hotkey;
+use tessera_proto::{
+	transport::{PROTOCOL_GRPC, PROTOCOL_GRPC_TLS},
+	Hotkey,
+};
 
 use crate::{
 	callers::{Caller, Callers, Policy},
@@ -20,7 +23,7 @@ use crate::{
 	llama::device_from_spec,
 	metrics::Metrics,
 	model_store,
-	service::{serve, MinerService, ServiceLimits},
+	service::{serve_tls, MinerService, ServiceLimits},
 	LoadedModel, WeightFormat,
 };
 
@@ -40,6 +43,12 @@ pub enum Command {
 	Run(RunArgs),
 	/// Download and check the default model; print its path.
 	FetchModel,
+	/// Write a self-signed TLS certificate and key for `run --tls-cert/--tls-key`.
+	TlsCert {
+		/// Directory for `cert.pem` and `key.pem`.
+		#[arg(long)]
+		out_dir: PathBuf,
+	},
 	/// Print a model file's hashes (model, tokenizer) and shape.
 	Inspect {
 		/// The GGUF file (default: the default model).
@@ -119,6 +128,13 @@ pub struct RunArgs {
 	/// Port of the Prometheus `/metrics` endpoint on 127.0.0.1 (none if absent).
 	#[arg(long, env = "TESSERA_PROMETHEUS_PORT")]
 	pub prometheus_port: Option<u16>,
+	/// Serve over TLS with this PEM certificate (self-signed is fine: it is bound to the
+	/// hotkey in `Info`, and the axon is announced with protocol 1).
+	#[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+	pub tls_cert: Option<PathBuf>,
+	/// The PEM private key of `--tls-cert`.
+	#[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+	pub tls_key: Option<PathBuf>,
 	/// Seconds open calls get to finish after Ctrl-C/SIGTERM before they are cut.
 	#[arg(long, default_value_t = 10)]
 	pub shutdown_grace_secs: u64,
@@ -203,6 +219,14 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
 			println!("{}", path.display());
 			Ok(())
 		}
+		Command::TlsCert { out_dir } => {
+			let (cert, key) = crate::tls::self_signed()?;
+			std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+			std::fs::write(out_dir.join("cert.pem"), cert)?;
+			write_private(&out_dir.join("key.pem"), key.as_bytes())?;
+			println!("{}\n{}", out_dir.join("cert.pem").display(), out_dir.join("key.pem").display());
+			Ok(())
+		}
 		Command::Inspect { model } => {
 			let path = model_path(model).await?;
 			let ct = read_header(&path)?;
@@ -269,6 +293,11 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 		"model loaded"
 	);
 
+	let tls = match (&args.tls_cert, &args.tls_key) {
+		(Some(cert), Some(key)) => Some(crate::tls::load(cert, key, &hotkey)?),
+		_ => None,
+	};
+	let protocol = if tls.is_some() { PROTOCOL_GRPC_TLS } else { PROTOCOL_GRPC };
 	let policy = Policy { require_permit: !args.allow_no_permit, min_stake: u128::from(args.min_stake) * tessera_client::TOKEN };
 	let callers = Callers::new(args.netuid, policy);
 	let listener = crate::service::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
@@ -293,6 +322,7 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 			ip,
 			port: args.external_port.unwrap_or(local.port()),
 			version: version_number(),
+			protocol,
 			model_hash: loaded.model_hash,
 			tokenizer_hash: loaded.tokenizer_hash,
 		};
@@ -316,13 +346,25 @@ pub async fn run(args: RunArgs, shutdown: impl std::future::Future<Output = ()> 
 			}
 		}));
 	}
-	let service = MinerService::start(hotkey.clone(), loaded, callers, args.engine_config(), args.service_limits(), metrics);
-	tracing::info!(listen = %local, hotkey = %me, "serving tessera.v1.Miner");
-	let result = serve(listener, service, shutdown, Duration::from_secs(args.shutdown_grace_secs)).await;
+	let mut service = MinerService::start(hotkey.clone(), loaded, callers, args.engine_config(), args.service_limits(), metrics);
+	let (tls_config, binding) = tls.unzip();
+	if let Some(binding) = binding {
+		service = service.with_tls_binding(binding);
+	}
+	tracing::info!(listen = %local, hotkey = %me, tls = tls_config.is_some(), "serving tessera.v1.Miner");
+	let result = serve_tls(listener, service, shutdown, Duration::from_secs(args.shutdown_grace_secs), tls_config).await;
 	for task in background {
 		task.abort();
 	}
 	result.context("gRPC server")
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+	use std::{io::Write, os::unix::fs::OpenOptionsExt};
+	let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+	f.write_all(bytes)?;
+	Ok(())
 }
 
 /// The crate version as `serve_axon`'s number: major * 10_000 + minor * 100 + patch.

@@ -15,7 +15,7 @@ use tessera_proto::{
 	limits::Limits,
 	method,
 	model::model_chunks,
-	receipt::{sign_step, step_digests},
+	receipt::{sign_step, step_contexts, step_digests},
 	session::{Effect, EvaluateSession, Expectation},
 	v1::{
 		evaluate_request, evaluate_response, miner_server::Miner, EvaluateError, EvaluateRequest, EvaluateResponse,
@@ -118,6 +118,7 @@ impl MinerService {
 			model_size: model.bytes.len() as u64,
 			max_documents: limits.max_documents.min(tessera_proto::limits::MAX_DOCUMENTS),
 			max_top_k: limits.max_top_k.min(tessera_proto::limits::MAX_TOP_K),
+			tls: None,
 		};
 		Self {
 			keypair: Arc::new(keypair),
@@ -133,6 +134,12 @@ impl MinerService {
 			metrics,
 			closing: Arc::new(tokio::sync::watch::channel(false).0),
 		}
+	}
+
+	/// Announces `binding` in `Info`: the miner serves over TLS with that certificate.
+	pub fn with_tls_binding(mut self, binding: tessera_proto::v1::TlsBinding) -> Self {
+		self.info.tls = Some(binding);
+		self
 	}
 
 	/// What `Info` answers.
@@ -361,7 +368,7 @@ async fn serve_stream(
 					.collect();
 				let signature = ctx.signer.sign(&expect, &distributions);
 				EvaluateResponse {
-					msg: Some(evaluate_response::Msg::Step(Step { step: expect.step, distributions, signature })),
+					msg: Some(evaluate_response::Msg::Step(Step { step: expect.step, distributions, signature, contexts: step_contexts(&expect) })),
 				}
 			}
 			Err(e) => {
@@ -443,12 +450,24 @@ impl Miner for MinerService {
 
 /// Serves `service` on `listener` (plus `grpc.health.v1.Health` and server reflection)
 /// until `shutdown` resolves; then stops accepting, gives open calls up to `grace` to
-/// finish, closes what is left and returns.
+/// finish, closes what is left and returns. Plaintext; see [`serve_tls`].
 pub async fn serve(
 	listener: TcpListener,
 	service: MinerService,
 	shutdown: impl std::future::Future<Output = ()> + Send,
 	grace: Duration,
+) -> Result<(), tonic::transport::Error> {
+	serve_tls(listener, service, shutdown, grace, None).await
+}
+
+/// [`serve`], over TLS with `tls` when given (announce the certificate with
+/// [`MinerService::with_tls_binding`] and axon protocol 1).
+pub async fn serve_tls(
+	listener: TcpListener,
+	service: MinerService,
+	shutdown: impl std::future::Future<Output = ()> + Send,
+	grace: Duration,
+	tls: Option<tonic::transport::ServerTlsConfig>,
 ) -> Result<(), tonic::transport::Error> {
 	let (health, health_service) = tonic_health::server::health_reporter();
 	health.set_serving::<tessera_proto::v1::miner_server::MinerServer<MinerService>>().await;
@@ -464,7 +483,11 @@ pub async fn serve(
 		health.set_not_serving::<tessera_proto::v1::miner_server::MinerServer<MinerService>>().await;
 		let _ = stopping.send(());
 	};
-	let server = Server::builder()
+	let mut builder = Server::builder();
+	if let Some(tls) = tls {
+		builder = builder.tls_config(tls)?;
+	}
+	let server = builder
 		.concurrency_limit_per_connection(256)
 		.tcp_nodelay(true)
 		.http2_keepalive_interval(Some(Duration::from_secs(30)))

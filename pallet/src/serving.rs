@@ -9,8 +9,9 @@ use crate::*;
 use frame_support::{ensure, pallet_prelude::*};
 use sp_core::H256;
 
-/// Protocols an axon may announce. 0 = gRPC `tessera.v1.Miner`.
-pub const MAX_AXON_PROTOCOL: u8 = 0;
+/// Protocols an axon may announce: 0 = gRPC `tessera.v1.Miner`, 1 = the same over TLS
+/// with the certificate bound to the hotkey (`tessera_proto::transport`).
+pub const MAX_AXON_PROTOCOL: u8 = 1;
 
 impl<T: Config> Pallet<T> {
 	#[allow(clippy::too_many_arguments)]

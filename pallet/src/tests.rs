@@ -271,6 +271,8 @@ fn serve_axon_records_and_validates() {
 			Tessera::serve_axon(origin(11), NET, 1, 0x01020304, 8080, 4, 7),
 			Error::<Test>::InvalidProtocol
 		);
+		assert_ok!(Tessera::serve_axon(origin(11), NET, 3, 0x01020304, 8080, 4, 1));
+		assert_eq!(Axons::<Test>::get(NET, 11).map(|a| a.protocol), Some(1), "gRPC over TLS");
 		assert_ok!(Tessera::serve_axon(origin(11), NET, 3, 0x01020304, 8080, 4, 0));
 		let axon = AxonInfo { block: 1, version: 3, ip: 0x01020304, port: 8080, ip_type: 4, protocol: 0 };
 		assert_eq!(Axons::<Test>::get(NET, 11), Some(axon.clone()));

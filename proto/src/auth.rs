@@ -6,7 +6,7 @@
 //! |---------------------|---------------------------------------------------------------|
 //! | `tessera-caller`    | caller hotkey: SS58 (any prefix) or 32-byte hex public key    |
 //! | `tessera-target`    | the miner's hotkey, same encodings                            |
-//! | `tessera-nonce`     | decimal `u64`, strictly increasing per caller (unix time, ns) |
+//! | `tessera-nonce`     | decimal `u64`, unique per caller (unix time, ns)              |
 //! | `tessera-body-hash` | `0x` + hex of the 32-byte BLAKE2b-256 body hash               |
 //! | `tessera-signature` | `0x` + hex of the 64-byte sr25519 signature                   |
 //!
@@ -29,7 +29,11 @@
 //!   parties is not trusted).
 //!
 //! Binding the target stops a miner from replaying a validator's request to another
-//! miner; the nonce and freshness window stop replays to the same miner.
+//! miner; the nonce and freshness window stop replays to the same miner. A caller's
+//! concurrent requests may arrive out of order (a model download signed just before a
+//! round's stream, on another connection), so the miner accepts any fresh nonce it has
+//! not seen from that caller among its last [`REPLAY_WINDOW`] accepted ones and above
+//! the oldest of them; a replay is refused whatever the order.
 
 use std::{
 	collections::HashMap,
@@ -72,8 +76,11 @@ pub mod header {
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
 /// How far ahead of the miner's clock a nonce may be (clock skew).
 pub const DEFAULT_MAX_FUTURE: Duration = Duration::from_secs(15);
-/// How many callers' last nonces a [`Verifier`] remembers.
+/// How many callers' nonces a [`Verifier`] remembers.
 pub const DEFAULT_MAX_CALLERS: usize = 65_536;
+/// How many of a caller's most recent accepted nonces a [`Verifier`] keeps, so that up
+/// to this many requests in flight at once may arrive in any order.
+pub const REPLAY_WINDOW: usize = 16;
 
 /// Current unix time in nanoseconds (0 before 1970).
 pub fn unix_nanos() -> u64 {
@@ -266,15 +273,16 @@ pub enum AuthError {
 	/// The signature does not verify.
 	#[error("bad signature")]
 	BadSignature,
-	/// The nonce is not above the last one accepted from this caller.
-	#[error("replayed or reordered request: nonce {nonce} is not above {last}, the last accepted from {caller}")]
+	/// The nonce was accepted from this caller before, or is not above the oldest of its
+	/// [`REPLAY_WINDOW`] most recent accepted nonces.
+	#[error("replayed request: nonce {nonce} from {caller} was seen before or is not above {floor}, the oldest nonce still remembered")]
 	Replayed {
 		/// The caller.
 		caller: Hotkey,
 		/// The nonce received.
 		nonce: u64,
-		/// The last nonce accepted.
-		last: u64,
+		/// Nonces at or below this are refused.
+		floor: u64,
 	},
 	/// The miner's authorizer refused the caller (not a validator with a permit, stake
 	/// too low, ...).
@@ -313,7 +321,7 @@ impl From<AuthError> for Status {
 pub struct Verified {
 	/// The authenticated caller.
 	pub caller: Hotkey,
-	/// Its nonce (now its last accepted one).
+	/// Its nonce (now recorded as seen).
 	pub nonce: u64,
 }
 
@@ -330,7 +338,37 @@ pub struct Verifier {
 	max_future_ns: u64,
 	max_callers: usize,
 	authorizer: Option<Authorizer>,
-	last_nonce: Mutex<HashMap<Hotkey, u64>>,
+	seen: Mutex<HashMap<Hotkey, SeenNonces>>,
+}
+
+/// A caller's most recent accepted nonces (at most [`REPLAY_WINDOW`], ascending) and the
+/// floor at or below which every nonce is refused (the largest one forgotten).
+#[derive(Debug, Default)]
+struct SeenNonces {
+	recent: Vec<u64>,
+	floor: u64,
+}
+
+impl SeenNonces {
+	/// Whether `nonce` may be accepted: above the floor and not seen.
+	fn admits(&self, nonce: u64) -> bool {
+		nonce > self.floor && self.recent.binary_search(&nonce).is_err()
+	}
+
+	/// Records an admitted `nonce`, forgetting the oldest beyond the window.
+	fn record(&mut self, nonce: u64) {
+		if let Err(at) = self.recent.binary_search(&nonce) {
+			self.recent.insert(at, nonce);
+		}
+		if self.recent.len() > REPLAY_WINDOW {
+			self.floor = self.recent.remove(0);
+		}
+	}
+
+	/// The newest accepted nonce.
+	fn newest(&self) -> u64 {
+		self.recent.last().copied().unwrap_or(self.floor)
+	}
 }
 
 impl fmt::Debug for Verifier {
@@ -361,7 +399,7 @@ impl Verifier {
 			max_future_ns: nanos(DEFAULT_MAX_FUTURE),
 			max_callers: DEFAULT_MAX_CALLERS,
 			authorizer: None,
-			last_nonce: Mutex::new(HashMap::new()),
+			seen: Mutex::new(HashMap::new()),
 		}
 	}
 
@@ -397,9 +435,9 @@ impl Verifier {
 		self.own
 	}
 
-	/// Number of callers whose last nonce is remembered.
+	/// Number of callers whose nonces are remembered.
 	pub fn tracked_callers(&self) -> usize {
-		self.last_nonce.lock().len()
+		self.seen.lock().len()
 	}
 
 	/// Verifies the envelope in `md` for `method` and the body hash of what was received,
@@ -420,8 +458,8 @@ impl Verifier {
 	}
 
 	/// Checks, in this order: target is this miner, body hash matches, nonce within the
-	/// freshness window, signature, authorizer, nonce above the caller's last accepted
-	/// one; then records the nonce. Only a request that passes everything changes state.
+	/// freshness window, signature, authorizer, nonce not seen from the caller (see
+	/// [`REPLAY_WINDOW`]); then records the nonce. Only a request that passes everything changes state.
 	pub fn verify_envelope_at(
 		&self,
 		env: &Envelope,
@@ -453,21 +491,21 @@ impl Verifier {
 		if let Some(authorize) = &self.authorizer {
 			authorize(&env.caller).map_err(|reason| AuthError::NotPermitted { caller: env.caller, reason })?;
 		}
-		let mut table = self.last_nonce.lock();
-		if let Some(&last) = table.get(&env.caller) {
-			if env.nonce <= last {
-				return Err(AuthError::Replayed { caller: env.caller, nonce: env.nonce, last });
+		let mut table = self.seen.lock();
+		if let Some(seen) = table.get(&env.caller) {
+			if !seen.admits(env.nonce) {
+				return Err(AuthError::Replayed { caller: env.caller, nonce: env.nonce, floor: seen.floor });
 			}
 		} else if table.len() >= self.max_callers {
-			// An entry whose last nonce is outside the window guards nothing: every nonce up
-			// to it is refused as stale anyway.
+			// An entry whose newest nonce is outside the freshness window guards nothing:
+			// every nonce up to it is refused as stale anyway.
 			let horizon = now_ns.saturating_sub(self.max_age_ns);
-			table.retain(|_, last| *last >= horizon);
+			table.retain(|_, seen| seen.newest() >= horizon);
 			if table.len() >= self.max_callers {
 				return Err(AuthError::TooManyCallers);
 			}
 		}
-		table.insert(env.caller, env.nonce);
+		table.entry(env.caller).or_default().record(env.nonce);
 		Ok(Verified { caller: env.caller, nonce: env.nonce })
 	}
 
@@ -673,16 +711,40 @@ mod tests {
 		let md = signed_md(NOW);
 		check(&v, &md, NOW).unwrap();
 		let err = check(&v, &md, NOW).unwrap_err();
-		assert!(matches!(err, AuthError::Replayed { nonce: NOW, last: NOW, .. }));
+		assert!(matches!(err, AuthError::Replayed { nonce: NOW, floor: 0, .. }));
 		assert_eq!(Status::from(err).code(), Code::Unauthenticated);
-		// An older (but fresh) nonce is refused too; a newer one passes.
-		assert!(matches!(check(&v, &signed_md(NOW - 1), NOW).unwrap_err(), AuthError::Replayed { .. }));
+		// A newer one passes, and so does an older fresh one not seen before (a request
+		// signed earlier that arrived later), once.
 		check(&v, &signed_md(NOW + 1), NOW).unwrap();
+		check(&v, &signed_md(NOW - 1), NOW).unwrap();
+		assert!(matches!(check(&v, &signed_md(NOW - 1), NOW).unwrap_err(), AuthError::Replayed { .. }));
 		// Another caller has its own sequence.
 		let env = sign_with_nonce(&dev::charlie(), &miner(), method::FETCH_MODEL, unary_body_hash(&body()), NOW - 5);
 		let mut md = MetadataMap::new();
 		env.insert_into(&mut md);
 		check(&v, &md, NOW).unwrap();
+	}
+
+	#[test]
+	fn out_of_order_nonces_within_the_window_pass_once() {
+		let v = Verifier::new(miner());
+		// Requests signed in order 0..2W arrive in reverse pairs: all pass.
+		let nonces: Vec<u64> = (0..2 * REPLAY_WINDOW as u64).map(|i| NOW - 1_000 + i).collect();
+		for pair in nonces.chunks(2) {
+			check(&v, &signed_md(pair[1]), NOW).unwrap();
+			check(&v, &signed_md(pair[0]), NOW).unwrap();
+		}
+		// Every one of them is refused the second time: those in the window as seen,
+		// older ones as at or below the floor.
+		for &nonce in &nonces {
+			let err = check(&v, &signed_md(nonce), NOW).unwrap_err();
+			assert!(matches!(err, AuthError::Replayed { .. }), "{nonce}: {err}");
+		}
+		// The floor is the newest nonce pushed out of the window: a never-seen nonce
+		// below it is refused too (it could be a replay of a forgotten one).
+		let floor = nonces[nonces.len() - REPLAY_WINDOW - 1];
+		let err = check(&v, &signed_md(nonces[0] - 1), NOW).unwrap_err();
+		assert_eq!(err, AuthError::Replayed { caller: Hotkey::of(&dev::alice()), nonce: nonces[0] - 1, floor });
 	}
 
 	#[test]

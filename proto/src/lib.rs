@@ -28,6 +28,7 @@ pub mod limits;
 pub mod model;
 pub mod receipt;
 pub mod session;
+pub mod transport;
 pub mod validate;
 
 pub use auth::{sign_request, AuthError, Envelope, Verified, Verifier};

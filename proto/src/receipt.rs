@@ -115,6 +115,53 @@ pub fn verify_step(
 	sr25519::verify(&sr25519::Signature(sig), step_payload(caller, miner, model_hash, digests), &miner.public_key())
 }
 
+/// The context hashes a step's signature covers, as `Step.contexts` carries them.
+pub fn step_contexts(expected: &Expectation) -> Vec<Vec<u8>> {
+	expected.docs.iter().map(|e| e.context.0.to_vec()).collect()
+}
+
+/// What a step's signature says about the stream it came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepCheck {
+	/// Signed by the miner over the validator's own contexts.
+	Valid,
+	/// Signed by the miner, but over other contexts (`Step.contexts`) than the
+	/// validator's: what the miner received was not what the validator sent. The stream
+	/// was rewritten in transit; the answers are not the miner's fault, and unusable.
+	Tampered,
+	/// Not the miner's signature over any contexts it claims: the miner's fault.
+	Forged,
+}
+
+/// Checks a step: its signature over `ours` (the validator's digests), and when that
+/// fails, over the same answers with the contexts the miner says it signed
+/// (`claimed`, one 32-byte hash per digest).
+pub fn classify_step(
+	miner: &Hotkey,
+	caller: &Hotkey,
+	model_hash: &[u8; 32],
+	ours: &[AnswerDigest],
+	claimed: &[Vec<u8>],
+	signature: &[u8],
+) -> StepCheck {
+	if verify_step(miner, caller, model_hash, ours, signature) {
+		return StepCheck::Valid;
+	}
+	if claimed.len() != ours.len() {
+		return StepCheck::Forged;
+	}
+	let mut theirs = ours.to_vec();
+	for (d, c) in theirs.iter_mut().zip(claimed) {
+		let Ok(c) = <[u8; 32]>::try_from(c.as_slice()) else { return StepCheck::Forged };
+		d.context = ContextHash(c);
+	}
+	if theirs != ours && verify_step(miner, caller, model_hash, &theirs, signature) {
+		StepCheck::Tampered
+	} else {
+		StepCheck::Forged
+	}
+}
+
 /// Why an [`Evidence`] does not hold.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ReceiptError {
@@ -240,6 +287,33 @@ mod tests {
 			tail_mass_bits: dists[1].tail_mass.to_bits(),
 			signature,
 		}
+	}
+
+	#[test]
+	fn steps_are_valid_tampered_or_forged() {
+		let (miner, caller) = (key("//Bob"), key("//Alice"));
+		let (m, c) = (Hotkey::of(&miner), Hotkey::of(&caller));
+		let dists = [dist(&[1, 2], &[-0.1, -2.5], 0.01)];
+		let expect = |tokens: &[u32]| Expectation {
+			step: 1,
+			docs: vec![ExpectedDoc { doc_id: 0, position: tokens.len() as u32, top_k: 4, context: ContextHash::of(tokens) }],
+		};
+		let (sent, received) = (expect(&[5, 6, 7]), expect(&[5, 6, 9]));
+		let model = [3u8; 32];
+		// The miner answers what it received and signs that.
+		let sig = sign_step(&miner, &c, &model, &step_digests(&received, &dists));
+		let ours = step_digests(&sent, &dists);
+		let theirs = step_contexts(&received);
+		assert_eq!(classify_step(&m, &c, &model, &ours, &theirs, &sig), StepCheck::Tampered);
+		assert_eq!(classify_step(&m, &c, &model, &step_digests(&received, &dists), &theirs, &sig), StepCheck::Valid);
+		// Claiming contexts does not launder a signature that is not the miner's.
+		let forged = sign_step(&key("//Eve"), &c, &model, &step_digests(&received, &dists));
+		assert_eq!(classify_step(&m, &c, &model, &ours, &theirs, &forged), StepCheck::Forged);
+		// Nor does it launder other answers: the distributions are ours.
+		let other = step_digests(&sent, &[dist(&[1], &[-0.2], 0.1)]);
+		assert_eq!(classify_step(&m, &c, &model, &other, &theirs, &sig), StepCheck::Forged);
+		assert_eq!(classify_step(&m, &c, &model, &ours, &[vec![0; 31]], &sig), StepCheck::Forged);
+		assert_eq!(classify_step(&m, &c, &model, &ours, &[], &sig), StepCheck::Forged);
 	}
 
 	#[test]

@@ -323,6 +323,7 @@ mod tests {
 					})
 					.collect(),
 				signature: vec![],
+				contexts: vec![],
 			})),
 		}
 	}

@@ -359,7 +359,7 @@ mod tests {
 	fn checks_responses() {
 		let l = limits();
 		let step = |ds: Vec<TokenDistribution>| EvaluateResponse {
-			msg: Some(evaluate_response::Msg::Step(Step { step: 0, distributions: ds, signature: vec![] })),
+			msg: Some(evaluate_response::Msg::Step(Step { step: 0, distributions: ds, signature: vec![], contexts: vec![] })),
 		};
 		validate_response(&step(vec![good()]), &l).unwrap();
 		rejects(validate_response(&EvaluateResponse { msg: None }, &l), "no message set");

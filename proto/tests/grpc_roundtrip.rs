@@ -101,7 +101,7 @@ impl Miner for TestMiner {
 				let distributions =
 					expectation.docs.iter().map(|d| predict(d.doc_id, d.position, last[&d.doc_id], d.top_k)).collect();
 				let resp = EvaluateResponse {
-					msg: Some(evaluate_response::Msg::Step(Step { step: expectation.step, distributions, signature: vec![] })),
+					msg: Some(evaluate_response::Msg::Step(Step { step: expectation.step, distributions, signature: vec![], contexts: vec![] })),
 				};
 				match session.answer(&resp) {
 					Ok(Answered::Step { invalid, .. }) if invalid.is_empty() => {},
@@ -156,6 +156,7 @@ impl Harness {
 			model_size: model.len() as u64,
 			max_documents: 8,
 			max_top_k: 16,
+			tls: None,
 		};
 		let verifier = Arc::new(Verifier::new(miner));
 		let svc = TestMiner { verifier, info: info.clone(), model: model.clone(), hash };

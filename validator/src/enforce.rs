@@ -299,6 +299,7 @@ mod tests {
 			addr: "127.0.0.1:1".parse().unwrap(),
 			commit_block: 1,
 			model_hash: Some([9; 32]),
+			tls: false,
 		};
 		AuditOutcome { target, model_hash: [9; 32], verdict, elapsed: Duration::ZERO }
 	}

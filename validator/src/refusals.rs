@@ -6,7 +6,8 @@
 //! cheaper than answering. Two cases are excused, because the refusal is then right or
 //! not the miner's fault: this validator holds no permit (miners must refuse it), or it
 //! got its permit less than `grace` ago (a miner's view of the chain lags by a few
-//! seconds). Excused refusals are left out of the round's scores.
+//! seconds). Excused refusals are left out of the round's scores, and so is a miner whose
+//! plaintext stream was rewritten in transit: a TLS axon rules that out.
 
 use std::time::{Duration, Instant};
 
@@ -41,13 +42,19 @@ impl PermitClock {
 }
 
 /// The rows of `result` to score: every miner, except those that refused while
-/// refusals are excused (`refusals_count` false).
+/// refusals are excused (`refusals_count` false), and those whose plaintext stream was
+/// rewritten in transit (not their fault; over TLS it cannot happen, and is a protocol
+/// error).
 pub fn scored_rows(result: &RoundResult, refusals_count: bool) -> Vec<usize> {
 	result
 		.miners
 		.iter()
 		.enumerate()
-		.filter(|(_, m)| refusals_count || !matches!(m.outcome, Outcome::Refused(_)))
+		.filter(|(_, m)| match m.outcome {
+			Outcome::Refused(_) => refusals_count,
+			Outcome::Tampered { .. } => false,
+			_ => true,
+		})
 		.map(|(i, _)| i)
 		.collect()
 }

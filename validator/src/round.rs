@@ -23,7 +23,8 @@ use rand::Rng;
 use subxt_signer::sr25519::Keypair;
 use tessera_proto::{
 	auth::{signed_stream, signed_unary},
-	receipt::{step_digests, verify_step, Evidence},
+	receipt::{classify_step, step_digests, Evidence, StepCheck},
+	transport::{connect as dial, verify_tls_binding},
 	limits::Limits,
 	method,
 	session::{Answered, EvaluateSession},
@@ -36,7 +37,7 @@ use tessera_proto::{
 use tessera_scoring::{score_token, CompareConfig, CompareError, Comparison, FLOOR_BITS};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{transport::Endpoint, Code, Streaming};
+use tonic::{Code, Streaming};
 
 use crate::corpus::Window;
 
@@ -53,6 +54,9 @@ pub struct MinerTarget {
 	pub commit_block: u64,
 	/// Its on-chain model commitment; `Info` must announce the same hash (None: any).
 	pub model_hash: Option<[u8; 32]>,
+	/// Whether its axon serves gRPC over TLS (protocol 1): the connection is then TLS,
+	/// and its certificate must be the one its hotkey signed in `Info`.
+	pub tls: bool,
 }
 
 /// Deadlines and limits of a round.
@@ -151,6 +155,12 @@ pub enum Outcome {
 		/// Why.
 		reason: String,
 	},
+	/// Its step was signed over other tokens than this validator sent: the stream was
+	/// rewritten in transit (plaintext only: over TLS this is a protocol error).
+	Tampered {
+		/// The step.
+		step: usize,
+	},
 	/// Answered something the protocol forbids.
 	ProtocolError {
 		/// The step.
@@ -170,6 +180,7 @@ impl Outcome {
 			Outcome::BadInfo(_) => "bad_info",
 			Outcome::Timeout { .. } => "timeout",
 			Outcome::Dropped { .. } => "dropped",
+			Outcome::Tampered { .. } => "tampered",
 			Outcome::ProtocolError { .. } => "protocol_error",
 		}
 	}
@@ -184,6 +195,7 @@ impl std::fmt::Display for Outcome {
 			Outcome::BadInfo(r) => write!(f, "bad info: {r}"),
 			Outcome::Timeout { step } => write!(f, "missed the deadline of step {step}"),
 			Outcome::Dropped { step, reason } => write!(f, "dropped at step {step}: {reason}"),
+			Outcome::Tampered { step } => write!(f, "stream rewritten in transit at step {step} (use TLS)"),
 			Outcome::ProtocolError { step, reason } => write!(f, "protocol error at step {step}: {reason}"),
 		}
 	}
@@ -246,6 +258,9 @@ struct Conn {
 	caller: Hotkey,
 	miner: Hotkey,
 	model_hash: [u8; 32],
+	/// Whether the stream runs over TLS (then a step signed over other contexts is the
+	/// miner's fault, not the network's).
+	tls: bool,
 	tx: Option<mpsc::Sender<EvaluateRequest>>,
 	answers: Option<Streaming<EvaluateResponse>>,
 	session: EvaluateSession,
@@ -267,6 +282,7 @@ impl Conn {
 			caller: Hotkey([0; 32]),
 			miner: Hotkey([0; 32]),
 			model_hash: [0; 32],
+			tls: false,
 			tx: None,
 			answers: None,
 			session: EvaluateSession::new(Limits::default()),
@@ -373,9 +389,16 @@ impl Conn {
 				self.invalid += invalid.len();
 				let Some(evaluate_response::Msg::Step(s)) = resp.msg else { return Vec::new() };
 				let digests = step_digests(&expected, &s.distributions);
-				if !verify_step(&self.miner, &self.caller, &self.model_hash, &digests, &s.signature) {
-					self.kill(Outcome::ProtocolError { step, reason: "the step is not signed by the miner's hotkey".into() });
-					return Vec::new();
+				match classify_step(&self.miner, &self.caller, &self.model_hash, &digests, &s.contexts, &s.signature) {
+					StepCheck::Valid => {},
+					StepCheck::Tampered if !self.tls => {
+						self.kill(Outcome::Tampered { step });
+						return Vec::new();
+					},
+					StepCheck::Tampered | StepCheck::Forged => {
+						self.kill(Outcome::ProtocolError { step, reason: "the step is not signed by the miner's hotkey".into() });
+						return Vec::new();
+					},
 				}
 				for (index, (&w, d)) in names.iter().zip(&s.distributions).enumerate() {
 					if audit.contains(&w) {
@@ -409,14 +432,9 @@ fn refused(status: &tonic::Status) -> bool {
 /// Connects to a miner, checks its `Info` and opens its stream.
 async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &RoundConfig) -> Conn {
 	let n = windows.len();
-	let endpoint = match Endpoint::from_shared(format!("http://{}", target.addr)) {
-		Ok(e) => e.connect_timeout(cfg.connect_timeout).tcp_nodelay(true),
+	let (channel, peer) = match dial(target.addr, target.tls, cfg.connect_timeout).await {
+		Ok(c) => c,
 		Err(e) => return Conn::cut(Outcome::Unreachable(e.to_string()), n),
-	};
-	let channel = match tokio::time::timeout(cfg.connect_timeout, endpoint.connect()).await {
-		Ok(Ok(c)) => c,
-		Ok(Err(e)) => return Conn::cut(Outcome::Unreachable(format!("connect: {e}")), n),
-		Err(_) => return Conn::cut(Outcome::Unreachable("connect: timed out".into()), n),
 	};
 	let mut client: MinerClient<_> = tessera_proto::client(channel);
 	let info = match tokio::time::timeout(
@@ -437,6 +455,11 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 	};
 	if Hotkey::parse(&info.hotkey).ok() != Some(target.hotkey) {
 		return bad(format!("hotkey {} is not the registered {}", info.hotkey, target.hotkey), &info);
+	}
+	if target.tls {
+		if let Err(e) = verify_tls_binding(info.tls.as_ref(), peer.get(), &target.hotkey) {
+			return bad(e.to_string(), &info);
+		}
 	}
 	if info.tokenizer_hash != cfg.tokenizer_hash {
 		return bad(format!("tokenizer 0x{} is not the subnet's", hex::encode(&info.tokenizer_hash)), &info);
@@ -474,6 +497,13 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 			doc_ids.push(id);
 		}
 	}
+	// The channel may have reconnected since `Info`: the stream must run on the bound
+	// certificate too.
+	if target.tls {
+		if let Err(e) = verify_tls_binding(info.tls.as_ref(), peer.get(), &target.hotkey) {
+			return bad(e.to_string(), &info);
+		}
+	}
 	let Ok(model_hash) = <[u8; 32]>::try_from(info.model_hash.as_slice()) else {
 		return bad(format!("model hash of {} bytes", info.model_hash.len()), &info);
 	};
@@ -484,6 +514,7 @@ async fn connect(target: &MinerTarget, key: &Keypair, windows: &[Window], cfg: &
 		caller: Hotkey::of(key),
 		miner: target.hotkey,
 		model_hash,
+		tls: target.tls,
 		tx: Some(tx),
 		answers: Some(answers),
 		session: EvaluateSession::new(limits),

@@ -352,7 +352,8 @@ pub struct EvaluateArgs {
 	/// Key, data and round settings.
 	#[command(flatten)]
 	pub common: CommonArgs,
-	/// A miner as `IP:PORT=HOTKEY` (SS58 or 0x hex); repeatable. Start miners with
+	/// A miner as `IP:PORT=HOTKEY` (SS58 or 0x hex), `tls://IP:PORT=HOTKEY` over TLS;
+	/// repeatable. Start miners with
 	/// `tessera-miner run --no-chain --allow-caller <this validator's hotkey>`.
 	#[arg(long = "miner", required = true)]
 	pub miners: Vec<String>,
@@ -432,8 +433,10 @@ pub fn serving_miners(mg: &Metagraph, tokenizer_hash: &[u8; 32], me: &Hotkey) ->
 			if hotkey == *me || model.tokenizer_hash.0 != *tokenizer_hash {
 				return None;
 			}
-			let addr = axon_addr(n.axon.as_ref()?)?;
-			Some(MinerTarget { uid: n.uid, hotkey, addr, commit_block: model.block, model_hash: Some(model.model_hash.0) })
+			let axon = n.axon.as_ref()?;
+			let addr = axon_addr(axon)?;
+			let tls = axon.protocol == tessera_proto::transport::PROTOCOL_GRPC_TLS;
+			Some(MinerTarget { uid: n.uid, hotkey, addr, commit_block: model.block, model_hash: Some(model.model_hash.0), tls })
 		})
 		.collect()
 }
@@ -716,13 +719,18 @@ async fn one_round(
 }
 
 fn parse_miner(s: &str, i: usize) -> anyhow::Result<MinerTarget> {
-	let (addr, hotkey) = s.split_once('=').with_context(|| format!("--miner {s}: expected IP:PORT=HOTKEY"))?;
+	let (tls, rest) = match s.strip_prefix("tls://") {
+		Some(rest) => (true, rest),
+		None => (false, s),
+	};
+	let (addr, hotkey) = rest.split_once('=').with_context(|| format!("--miner {s}: expected [tls://]IP:PORT=HOTKEY"))?;
 	Ok(MinerTarget {
 		uid: i as u16,
 		hotkey: Hotkey::parse(hotkey).map_err(|e| anyhow::anyhow!("--miner {s}: {e}"))?,
 		addr: addr.parse().with_context(|| format!("--miner {s}: bad address"))?,
 		commit_block: 0,
 		model_hash: None,
+		tls,
 	})
 }
 

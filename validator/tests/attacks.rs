@@ -323,3 +323,53 @@ async fn attack_8_slow_miners_do_not_stall_rounds() {
 	// One deadline per step plus connecting: not ceil(64 / 16) deadlines per step.
 	assert!(result.elapsed < deadlines + Duration::from_secs(3), "{:?} for {deadlines:?} of deadlines", result.elapsed);
 }
+
+/// Attack 10: a man in the middle rewrites the reveals of a plaintext stream, so the
+/// honest miner's steps are signed over other tokens than the validator sent. Before
+/// issue 19 that was the miner's protocol error (the floor for every token); now the
+/// validator tells it apart (the miner's signature holds over the contexts it reports)
+/// and leaves the miner out of the round's scores. Over TLS the relay cannot pass: the
+/// certificate it presents is not the one the miner's hotkey signed, and the miner
+/// itself, reached over TLS, completes its round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_10_rewritten_reveals_are_told_apart_and_tls_stops_them() {
+	use common::{mitm::Mitm, RealMiner};
+	use tessera_proto::Hotkey;
+	let (tok, ct) = common::tokenizer();
+	let dir = tempfile::tempdir().unwrap();
+	let weak = common::weak_model(dir.path(), &ct);
+	let validator = Hotkey::of(&dev::alice());
+	// One miner per target: a validator's nonces to one hotkey must arrive in order,
+	// and two concurrent streams to the same miner could race (in a metagraph every
+	// uid has its own hotkey).
+	let plain = RealMiner::start(&weak, &key("Plain"), validator).await;
+	let relayed = RealMiner::start(&weak, &key("Relayed"), validator).await;
+	let tls = RealMiner::start_tls(&weak, &key("Tls"), validator).await;
+	let tls_relayed = RealMiner::start_tls(&weak, &key("TlsRelayed"), validator).await;
+	let tls_plain_dial = RealMiner::start_tls(&weak, &key("TlsPlainDial"), validator).await;
+	let target = |uid, hotkey, addr, tls| MinerTarget { uid, hotkey, addr, commit_block: 1, model_hash: None, tls };
+	let plain_mitm = Mitm::start(relayed.addr, false, false).await;
+	let tls_mitm = Mitm::start(tls_relayed.addr, true, true).await;
+	let targets = vec![
+		target(0, plain.hotkey, plain.addr, false),
+		target(1, relayed.hotkey, plain_mitm.addr, false),
+		target(2, tls.hotkey, tls.addr, true),
+		target(3, tls_relayed.hotkey, tls_mitm.addr, true),
+		// A plaintext client to a TLS miner gets nowhere (and learns nothing).
+		target(4, tls_plain_dial.hotkey, tls_plain_dial.addr, false),
+	];
+	let result = round(&tok, &targets, 2, 3, 0).await;
+	let outcome = |uid: usize| &result.miners[uid].outcome;
+	assert_eq!(outcome(0), &Outcome::Completed);
+	assert!(matches!(outcome(1), Outcome::Tampered { step: 1 }), "{}", outcome(1));
+	assert_eq!(outcome(2), &Outcome::Completed, "TLS with the bound certificate");
+	assert!(matches!(outcome(3), Outcome::BadInfo(why) if why.contains("certificate")), "{}", outcome(3));
+	assert!(matches!(outcome(4), Outcome::Unreachable(_)), "{}", outcome(4));
+	let rows = scored_rows(&result, true);
+	assert!(!rows.contains(&1), "a stream rewritten in transit is not the miner's fault");
+	assert!(rows.contains(&0) && rows.contains(&2) && rows.contains(&3));
+	drop((plain_mitm, tls_mitm));
+	for miner in [plain, relayed, tls, tls_relayed, tls_plain_dial] {
+		miner.stop().await;
+	}
+}

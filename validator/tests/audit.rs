@@ -22,7 +22,7 @@ fn key(i: u32) -> Keypair {
 }
 
 fn target(miner: &RealMiner) -> MinerTarget {
-	MinerTarget { uid: 1, hotkey: miner.hotkey, addr: miner.addr, commit_block: 1, model_hash: None }
+	MinerTarget { uid: 1, hotkey: miner.hotkey, addr: miner.addr, commit_block: 1, model_hash: None, tls: false }
 }
 
 /// Signed answers of `miner` at `samples` secret positions per round over `rounds` rounds

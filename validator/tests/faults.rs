@@ -13,7 +13,7 @@ use tessera_scoring::{CompareConfig, FLOOR_BITS};
 use tessera_validator::{run_round, MinerTarget, Outcome, RoundConfig};
 
 fn target(uid: u16, hotkey: Hotkey, addr: std::net::SocketAddr) -> MinerTarget {
-	MinerTarget { uid, hotkey, addr, commit_block: u64::from(uid), model_hash: None }
+	MinerTarget { uid, hotkey, addr, commit_block: u64::from(uid), model_hash: None, tls: false }
 }
 
 fn key(i: u32) -> Keypair {

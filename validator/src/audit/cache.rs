@@ -16,7 +16,6 @@ use std::{
 use subxt_signer::sr25519::Keypair;
 use tessera_proto::{auth::signed_unary, method, model::ModelDownload, v1::FetchModelRequest};
 use tokio::io::AsyncWriteExt;
-use tonic::transport::Endpoint;
 
 use super::AuditError;
 use crate::round::MinerTarget;
@@ -152,11 +151,11 @@ async fn download(target: &MinerTarget, key: &Keypair, hash: &[u8; 32], limits: 
 	let fail = |reason: String| AuditError::Fetch { addr: target.addr.to_string(), reason };
 	let status = |s: tonic::Status| fail(format!("{:?}: {}", s.code(), s.message()));
 	let started = Instant::now();
-	let endpoint = Endpoint::from_shared(format!("http://{}", target.addr)).map_err(|e| fail(e.to_string()))?;
-	let channel = tokio::time::timeout(limits.connect_timeout, endpoint.connect_timeout(limits.connect_timeout).connect())
+	// Over TLS the bytes are checked against the on-chain hash anyway; the certificate
+	// binding is the round's business.
+	let (channel, _) = tessera_proto::transport::connect(target.addr, target.tls, limits.connect_timeout)
 		.await
-		.map_err(|_| fail("connect: timed out".into()))?
-		.map_err(|e| fail(format!("connect: {e}")))?;
+		.map_err(|e| fail(e.to_string()))?;
 	let mut client = tessera_proto::client(channel);
 	let req = FetchModelRequest { offset: 0, chunk_size: 0, model_hash: hash.to_vec() };
 	let mut stream = tokio::time::timeout(

@@ -21,7 +21,7 @@ use tessera_miner::{
 };
 use tessera_proto::{
 	model::{model_chunks, model_hash},
-	receipt::{sign_step, step_digests},
+	receipt::{sign_step, step_contexts, step_digests},
 	session::{Effect, EvaluateSession},
 	v1::{
 		evaluate_request, evaluate_response, miner_server::Miner, EvaluateRequest, EvaluateResponse, FetchModelRequest,
@@ -227,7 +227,7 @@ impl Miner for Adversary {
 				let expected = session.pending().cloned().unwrap();
 				let signature = sign_step(&me.key, &caller, &me.model_hash, &step_digests(&expected, &distributions)).to_vec();
 				let resp = EvaluateResponse {
-					msg: Some(evaluate_response::Msg::Step(Step { step: expected.step, distributions, signature })),
+					msg: Some(evaluate_response::Msg::Step(Step { step: expected.step, distributions, signature, contexts: step_contexts(&expected) })),
 				};
 				let _ = session.answer(&resp);
 				if tx.send(Ok(resp)).await.is_err() {
@@ -291,6 +291,7 @@ impl AdversaryMiner {
 			model_size: plan.file.len() as u64,
 			max_documents: 64,
 			max_top_k: 64,
+			tls: None,
 		};
 		let adversary = Adversary { key: Arc::new(key.clone()), plan, model_hash, info, rounds: Arc::default() };
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -306,7 +307,7 @@ impl AdversaryMiner {
 
 	/// The target a validator evaluates: this miner with its committed model.
 	pub fn target(&self, uid: u16, commit_block: u64) -> tessera_validator::MinerTarget {
-		tessera_validator::MinerTarget { uid, hotkey: self.hotkey, addr: self.addr, commit_block, model_hash: Some(self.model_hash) }
+		tessera_validator::MinerTarget { uid, hotkey: self.hotkey, addr: self.addr, commit_block, model_hash: Some(self.model_hash), tls: false }
 	}
 }
 

@@ -4,6 +4,7 @@
 
 pub mod adversary;
 pub mod craft;
+pub mod mitm;
 
 use std::{
 	collections::HashMap,
@@ -25,7 +26,7 @@ use tessera_miner::{
 	engine::EngineConfig,
 	gguf::{write_random_llama, RandomLlama},
 	metrics::Metrics,
-	service::{serve, MinerService, ServiceLimits},
+	service::{serve_tls, MinerService, ServiceLimits},
 	LoadedModel,
 };
 use tessera_proto::{
@@ -134,25 +135,51 @@ impl RealMiner {
 	/// Serves `loaded` as it is: tests build cheaters by mixing one model's weights with
 	/// another's file and hash.
 	pub async fn start_loaded(loaded: LoadedModel, key: &Keypair, validators: &[Hotkey]) -> Self {
+		Self::serve_with(loaded, key, validators, None).await
+	}
+
+	async fn serve_with(
+		loaded: LoadedModel,
+		key: &Keypair,
+		validators: &[Hotkey],
+		tls: Option<(tonic::transport::ServerTlsConfig, tessera_proto::v1::TlsBinding)>,
+	) -> Self {
 		let hotkey = Hotkey::of(key);
 		let callers = Callers::new(1, Policy { require_permit: true, min_stake: 0 });
 		callers.replace(
 			validators.iter().map(|v| (*v, Caller { uid: 0, stake: 1_000_000, validator_permit: true })).collect::<HashMap<_, _>>(),
 		);
-		let service =
+		let mut service =
 			MinerService::start(key.clone(), loaded, callers, EngineConfig::default(), ServiceLimits::default(), Metrics::new());
+		let (tls_config, binding) = tls.unzip();
+		if let Some(binding) = binding {
+			service = service.with_tls_binding(binding);
+		}
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let addr = listener.local_addr().unwrap();
 		let (stop, stopped) = oneshot::channel::<()>();
-		let task = tokio::spawn(serve(
+		let task = tokio::spawn(serve_tls(
 			listener,
 			service,
 			async {
 				let _ = stopped.await;
 			},
 			Duration::from_secs(2),
+			tls_config,
 		));
 		Self { addr, hotkey, stop: Some(stop), task: Some(task) }
+	}
+
+	/// Serves `model` over TLS with a fresh self-signed certificate bound to `key`.
+	pub async fn start_tls(model: &Path, key: &Keypair, validator: Hotkey) -> Self {
+		let dir = tempfile::tempdir().unwrap();
+		let (cert, pem_key) = tessera_miner::tls::self_signed().unwrap();
+		let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+		std::fs::write(&cert_path, cert).unwrap();
+		std::fs::write(&key_path, pem_key).unwrap();
+		let tls = tessera_miner::tls::load(&cert_path, &key_path, key).unwrap();
+		let loaded = LoadedModel::load(model, &Device::Cpu).expect("model loads");
+		Self::serve_with(loaded, key, &[validator], Some(tls)).await
 	}
 
 	pub async fn stop(mut self) {
@@ -257,7 +284,7 @@ impl Miner for Fake {
 				let signer = if me.behaviour == Behaviour::BadSignature { Keypair::from_secret_key([9; 32]).unwrap() } else { (*me.key).clone() };
 				let model_hash: [u8; 32] = me.info.model_hash.clone().try_into().unwrap();
 				let signature = sign_step(&signer, &caller, &model_hash, &step_digests(&e, &distributions)).to_vec();
-				let resp = EvaluateResponse { msg: Some(evaluate_response::Msg::Step(Step { step: e.step, distributions, signature })) };
+				let resp = EvaluateResponse { msg: Some(evaluate_response::Msg::Step(Step { step: e.step, distributions, signature, contexts: tessera_proto::receipt::step_contexts(&e) })) };
 				let _ = session.answer(&resp);
 				me.log.lock().push((me.name, "send", e.step, Instant::now()));
 				if tx.send(Ok(resp)).await.is_err() {
@@ -304,6 +331,7 @@ impl FakeMiner {
 			model_size: 0,
 			max_documents: 64,
 			max_top_k: 64,
+			tls: None,
 		};
 		tweak(&mut info);
 		let fake = Fake { name, key: Arc::new(key.clone()), behaviour, info, log };

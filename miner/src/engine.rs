@@ -406,7 +406,9 @@ impl EngineThread {
 		let after: usize = caches.iter().map(SeqCache::capacity).sum();
 		self.cached_tokens = self.cached_tokens + after - before;
 
-		match result {
+		// Replies go out after the metrics and gauges are updated, so a caller that has
+		// its answer sees them count it.
+		let replies: Vec<_> = match result {
 			Ok(rows) => {
 				let owners = admitted.iter().flat_map(|q| q.work.items.iter().map(|_| q.work.caller));
 				for ((seq, cache), owner) in seqs.iter().zip(caches).zip(owners) {
@@ -414,12 +416,20 @@ impl EngineThread {
 					self.caches.insert(*seq, cache);
 				}
 				let mut rows = rows.into_iter();
-				for q in admitted {
-					let answer: Vec<TopK> =
-						q.work.items.iter().zip(rows.by_ref()).map(|(item, row)| top_k(&row, item.top_k as usize)).collect();
-					self.metrics.tokens_scored.inc_by(answer.len() as u64);
-					let _ = q.reply.send(Ok(answer));
-				}
+				admitted
+					.into_iter()
+					.map(|q| {
+						let answer: Vec<TopK> = q
+							.work
+							.items
+							.iter()
+							.zip(rows.by_ref())
+							.map(|(item, row)| top_k(&row, item.top_k as usize))
+							.collect();
+						self.metrics.tokens_scored.inc_by(answer.len() as u64);
+						(q.reply, Ok(answer))
+					})
+					.collect()
 			}
 			Err(e) => {
 				// The caches were not extended, but the requests are refused: drop them.
@@ -432,16 +442,17 @@ impl EngineThread {
 					ModelError::ContextExceeded { .. } | ModelError::TokenOutOfVocab { .. } => EngineError::OutOfRange(e.to_string()),
 					e => EngineError::Internal(e.to_string()),
 				};
-				for q in admitted {
-					let _ = q.reply.send(Err(e.clone()));
-				}
+				admitted.into_iter().map(|q| (q.reply, Err(e.clone()))).collect()
 			}
-		}
+		};
 		self.metrics.tokens_processed.inc_by(token_count as u64);
 		self.metrics.batch_sequences.observe(seqs.len() as f64);
 		self.metrics.batch_tokens.observe(token_count as f64);
 		self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
 		self.publish_cache_gauges();
+		for (reply, answer) in replies {
+			let _ = reply.send(answer);
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ async fn attack_6_fraud_vote_bought_in_one_block() {
 	assert_eq!(client.burned_register(&alice, NET, &big_id).await.unwrap(), 0);
 	assert_eq!(client.burned_register(&charlie, NET, &small_id).await.unwrap(), 1);
 	assert_eq!(client.burned_register(&bob, NET, &miner_id).await.unwrap(), 2);
-	// Hotkeys pay the fees of refused reports (about 4 TSR each at their weight).
+	// Hotkeys pay the fees of refused reports.
 	for key in [&big_id, &small_id, &miner_id] {
 		client.transfer(&alice, key, 100 * TOKEN).await.unwrap();
 	}

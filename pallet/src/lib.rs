@@ -677,15 +677,20 @@ pub mod pallet {
 		/// Register `hotkey` on subnet `netuid`, paying the subnet's current burn from the
 		/// signing coldkey. The hotkey gets the next free uid or, when the subnet is full,
 		/// replaces the neuron with the lowest pruning score outside its immunity period.
+		///
+		/// Charged for the worst case (a full subnet of `MaxAllowedUidsLimit` uids to scan
+		/// for pruning) up front; a registration that scanned no uids is refunded down to
+		/// `burned_register(0)`. A failed one pays the worst case.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::burned_register(T::MaxAllowedUidsLimit::get() as u32))]
 		pub fn burned_register(
 			origin: OriginFor<T>,
 			netuid: NetUid,
 			hotkey: T::AccountId,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let coldkey = ensure_signed(origin)?;
-			Self::do_burned_register(coldkey, netuid, hotkey)
+			let scanned = Self::do_burned_register(coldkey, netuid, hotkey)?;
+			Ok(Some(T::WeightInfo::burned_register(scanned)).into())
 		}
 
 		/// Announce the axon (address) the signing hotkey serves on `netuid`.

@@ -28,11 +28,13 @@ enum Slot<AccountId> {
 }
 
 impl<T: Config> Pallet<T> {
+	/// Registers `hotkey`; returns how many uids were scanned for pruning (0 unless the
+	/// subnet was full), the `n` of the call's actual weight.
 	pub(crate) fn do_burned_register(
 		coldkey: T::AccountId,
 		netuid: NetUid,
 		hotkey: T::AccountId,
-	) -> DispatchResult {
+	) -> Result<u32, DispatchError> {
 		let params = Self::hyperparams_of(netuid)?;
 		ensure!(params.registration_allowed, Error::<T>::RegistrationDisabled);
 		ensure!(
@@ -57,12 +59,14 @@ impl<T: Config> Pallet<T> {
 
 		let n = SubnetN::<T>::get(netuid);
 		let now = Self::current_block();
+		let mut scanned = 0u32;
 		// Decide the uid before taking any money, so a full immune subnet costs nothing.
 		let slot = if let Some(uid) = VacantUids::<T>::get(netuid).first().copied() {
 			Slot::Vacant(uid)
 		} else if n < params.max_allowed_uids {
 			Slot::Append
 		} else {
+			scanned = u32::from(n);
 			let uid = Self::neuron_to_prune(netuid, &params, now).ok_or(Error::<T>::AllNeuronsImmune)?;
 			match Keys::<T>::get(netuid, uid) {
 				Some(old) => Slot::Replace(uid, old),
@@ -106,7 +110,7 @@ impl<T: Config> Pallet<T> {
 		RegistrationsThisInterval::<T>::mutate(netuid, |c| *c = c.saturating_add(1));
 
 		Self::deposit_event(Event::NeuronRegistered { netuid, uid, hotkey, coldkey, burn, replaced });
-		Ok(())
+		Ok(scanned)
 	}
 
 	/// The uid to replace in a full subnet: the lowest pruning score among neurons past

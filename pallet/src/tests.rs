@@ -241,6 +241,32 @@ fn full_subnet_replaces_lowest_pruning_score_outside_immunity() {
 	});
 }
 
+#[test]
+fn registration_is_charged_for_the_uids_it_scanned() {
+	use crate::weights_info::WeightInfo as _;
+	use frame_support::traits::Get;
+	let weight = |n: u32| <Test as Config>::WeightInfo::burned_register(n);
+	new_test_ext().execute_with(|| {
+		set_param(Hyperparam::MaxAllowedUids(3));
+		set_param(Hyperparam::ImmunityPeriod(5));
+		// Room on the subnet: no scan, refunded down to burned_register(0).
+		for h in 11..=13 {
+			let post = Tessera::burned_register(origin(1), NET, h).unwrap();
+			assert_eq!(post.actual_weight, Some(weight(0)));
+		}
+		// A failed registration pays what was declared (the worst case).
+		let err = Tessera::burned_register(origin(2), NET, 21).unwrap_err();
+		assert_eq!(err.error, Error::<Test>::AllNeuronsImmune.into());
+		assert_eq!(err.post_info.actual_weight, None);
+		// Full: the scan over its 3 uids is charged.
+		run_to_block(10);
+		let post = Tessera::burned_register(origin(2), NET, 21).unwrap();
+		assert_eq!(post.actual_weight, Some(weight(3)));
+		let worst = weight(u32::from(<<Test as Config>::MaxAllowedUidsLimit as Get<u16>>::get()));
+		assert!(weight(0).ref_time() < weight(3).ref_time() && weight(3).ref_time() < worst.ref_time());
+	});
+}
+
 // ---------------------------------------------------------------------------------------
 // Serving
 // ---------------------------------------------------------------------------------------

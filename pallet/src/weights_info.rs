@@ -1,11 +1,11 @@
 //! Weights of the pallet's calls.
 //!
 //! These are conservative estimates from the storage each call touches (database reads
-//! and writes at the runtime's `DbWeight`, plus a per-item compute term for the calls
+//! and writes at ParityDB's cost, the node's only database, plus a per-item compute term for the calls
 //! that loop over uids). They are replaced by frame-benchmarking measurements together
 //! with the Yuma epoch benchmarks.
 
-use frame_support::weights::{constants::RocksDbWeight, Weight};
+use frame_support::weights::{constants::ParityDbWeight, Weight};
 
 /// Weight functions needed by the pallet.
 pub trait WeightInfo {
@@ -44,7 +44,7 @@ const SR25519_VERIFY: u64 = 100_000_000;
 const PER_DIGEST: u64 = 1_000_000;
 
 fn db(reads: u64, writes: u64) -> Weight {
-	RocksDbWeight::get().reads_writes(reads, writes)
+	ParityDbWeight::get().reads_writes(reads, writes)
 }
 
 fn compute(items: u32) -> Weight {

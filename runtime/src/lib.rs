@@ -19,8 +19,8 @@ use frame_support::{
 	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU16, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
-		constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		IdentityFee, Weight,
+		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
+		IdentityFee, Weight, WeightToFee,
 	},
 	PalletId,
 };
@@ -86,7 +86,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("tessera"),
 	impl_name: Cow::Borrowed("tessera"),
 	authoring_version: 1,
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -127,7 +127,8 @@ impl frame_system::Config for Runtime {
 	type Nonce = Nonce;
 	type Hash = Hash;
 	type BlockHashCount = BlockHashCount;
-	type DbWeight = RocksDbWeight;
+	/// The node stores state in ParityDB.
+	type DbWeight = ParityDbWeight;
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = ConstU16<SS58_PREFIX>;
@@ -183,11 +184,28 @@ parameter_types! {
 	pub FeeMultiplier: Multiplier = Multiplier::one();
 }
 
+/// Planck charged per picosecond of ref time, as subtensor charges rao: 0.0005, so a call
+/// of 1 ms weight costs 0.0005 TSR and a full block's normal share (1.5 s) 0.75 TSR.
+pub const WEIGHT_FEE_PER_REF_TIME: Perbill = Perbill::from_parts(500_000);
+
+/// The weight part of a fee: linear in ref time at [`WEIGHT_FEE_PER_REF_TIME`]. Proof
+/// size is not charged (a solochain has no relay-chain proof to pay for).
+pub struct LinearWeightToFee;
+
+impl WeightToFee for LinearWeightToFee {
+	type Balance = Balance;
+
+	fn weight_to_fee(weight: &Weight) -> Balance {
+		Balance::from(WEIGHT_FEE_PER_REF_TIME.mul_floor(weight.ref_time()))
+	}
+}
+
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
-	type WeightToFee = IdentityFee<Balance>;
+	type WeightToFee = LinearWeightToFee;
+	/// One planck per encoded byte.
 	type LengthToFee = IdentityFee<Balance>;
 	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;

@@ -34,7 +34,11 @@ async fn misbehaving_miners_get_the_floor_and_never_stall_the_round() {
 	let drop = FakeMiner::start("drop", Behaviour::Drop { after: 2 }, &key(3), &tok, log.clone(), |_| {}).await;
 	let liar = FakeMiner::start("liar", Behaviour::Garbage, &key(4), &tok, log.clone(), |i| i.tokenizer_hash = vec![9; 32]).await;
 	let wrong = FakeMiner::start("wrong", Behaviour::WrongPosition, &key(5), &tok, log.clone(), |_| {}).await;
-	let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+	// A port held by a socket that never listens: connections are refused, and no other
+	// server of this process can be given the port while the round runs.
+	let closed_socket = tokio::net::TcpSocket::new_v4().unwrap();
+	closed_socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+	let closed = closed_socket.local_addr().unwrap();
 	// A fake claiming someone else's hotkey.
 	let impostor = FakeMiner::start("impostor", Behaviour::Garbage, &key(6), &tok, log.clone(), |_| {}).await;
 	let forger = FakeMiner::start("forger", Behaviour::BadSignature, &key(10), &tok, log.clone(), |_| {}).await;

@@ -74,13 +74,14 @@ if [ -n "${TESSERA_LOCALNET_TEMPO:-}" ]; then
 	tessera subnet set --netuid 1 --param "tempo=$TESSERA_LOCALNET_TEMPO" --coldkey-uri //Alice >/dev/null
 fi
 
-step "wallets: validator, strong miner, weak miner (in $TESSERA_WALLET_DIR), funded by Alice"
+step "wallets: validator, strong miner, weak miner (in $TESSERA_WALLET_DIR), coldkeys funded by Alice"
 for w in validator strong weak; do
 	tessera --json wallet create --name "$w" --hotkey default >/dev/null
 	tessera transfer --to "$(address "$w")" --amount 2000 --coldkey-uri //Alice >/dev/null
-	# Hotkeys sign serve_axon, commit_model and weights: a little for fees.
-	tessera transfer --to "$(address "$w" default)" --amount 10 --coldkey-uri //Alice >/dev/null
 done
+# Hotkeys need no balance for serve_axon, commit_model and weights (free when they
+# succeed); the validator's fraud reports pay a fee, so its hotkey gets a little.
+tessera transfer --to "$(address validator default)" --amount 10 --coldkey-uri //Alice >/dev/null
 
 step "register the three hotkeys on subnet 1; the validator stakes 1000 TSR"
 for w in validator strong weak; do

@@ -213,13 +213,16 @@ async fn transactions_and_queries() {
 	let row = m["neurons"].as_array().unwrap().iter().find(|n| n["uid"] == uid).unwrap().clone();
 	assert_eq!(row["hotkey"], hot_s);
 	let uid_s = uid.to_string();
-	// Hotkeys pay their transaction fees: fund this one and a stranger.
-	let (stranger_hot_uri, stranger_hot) = fresh();
-	for who in [&hot_s, &stranger_hot.to_string()] {
-		t.ok(&["transfer", "--to", who, "--amount", "10", "--coldkey-uri", "//Alice"]);
-	}
+	// The registered hotkey has no balance: its weights are free when they succeed.
+	assert_eq!(client.free_balance(&hot).await.unwrap(), 0);
 	let set = t.ok(&["weights", "set", "--netuid", NET, "--uids", &uid_s, "--values", "65535", "--hotkey-uri", &hot_uri]);
 	assert_eq!(event(&set, "Tessera", "WeightsSet")["fields"]["uid"], uid);
+	assert!(set["fee"].is_null(), "{set}");
+	event(&set, "SkipFeelessPayment", "FeeSkipped");
+	assert_eq!(client.free_balance(&hot).await.unwrap(), 0);
+	// A stranger (not registered) pays, and its call fails.
+	let (stranger_hot_uri, stranger_hot) = fresh();
+	t.ok(&["transfer", "--to", &stranger_hot.to_string(), "--amount", "10", "--coldkey-uri", "//Alice"]);
 	assert_eq!(client.neuron(1, uid).await.unwrap().weights, vec![(uid, u16::MAX)]);
 	let show = t.ok(&["weights", "show", "--netuid", NET, "--uid", &uid_s]);
 	assert_eq!(show["neurons"][0]["weights"], serde_json::json!([[uid, 65535]]));
@@ -245,9 +248,14 @@ async fn transactions_and_queries() {
 	let e = t.fail(&["subnet", "set", "--netuid", NET, "--param", "tempo=0", "--coldkey-uri", "//Alice"]);
 	assert_pallet_error(&e, "Tessera", "InvalidHyperparameter");
 
-	// Rate limited: weights again within weights_rate_limit blocks.
+	// Rate limited: weights again within weights_rate_limit blocks. That call would fail,
+	// so it is not free: the unfunded hotkey cannot pay for it, a funded one pays.
+	let e = t.fail(&["weights", "set", "--netuid", NET, "--uids", &uid_s, "--values", "1", "--hotkey-uri", &hot_uri]);
+	assert_eq!(e["kind"], "rejected", "{e}");
+	t.ok(&["transfer", "--to", &hot_s, "--amount", "10", "--coldkey-uri", "//Alice"]);
 	let e = t.fail(&["weights", "set", "--netuid", NET, "--uids", &uid_s, "--values", "1", "--hotkey-uri", &hot_uri]);
 	assert_pallet_error(&e, "Tessera", "SettingWeightsTooFast");
+	assert!(client.free_balance(&hot).await.unwrap() < 10 * TOKEN, "the failed call paid its fee");
 
 	// Deregister (the bond comes back; the pool stops earning), then remove all stake.
 	let dereg = t.ok(&["deregister", "--netuid", NET, "--hotkey", &hot_s, "--coldkey-uri", &cold_uri]);

@@ -63,9 +63,9 @@ async fn miner_announces_itself_and_admits_only_permitted_validators() {
 	let miner = keys::from_uri(miner_uri).unwrap();
 	// One permit, which the staked validator gets at the next epoch.
 	client.sudo_set_hyperparam(&alice, NET, Hyperparam::MaxAllowedValidators(1)).await.unwrap();
+	// No hotkey is funded: the miner's serve_axon and commit_model are free.
 	for key in [&validator, &idle, &miner] {
 		client.burned_register(&alice, NET, &account_of(key)).await.unwrap();
-		client.transfer(&alice, &account_of(key), 10 * TOKEN).await.unwrap();
 	}
 	client.add_stake(&alice, &account_of(&validator), 1_000 * TOKEN).await.unwrap();
 
@@ -88,6 +88,7 @@ async fn miner_announces_itself_and_admits_only_permitted_validators() {
 	let file_hash = tessera_proto::model::model_hash(&std::fs::read(&model).unwrap());
 	assert_eq!(announced.model.as_ref().unwrap().model_hash.0, file_hash);
 	let committed_at = announced.model.as_ref().unwrap().block;
+	assert_eq!(client.free_balance(&me).await.unwrap(), 0, "announced without a balance");
 
 	// Wait for the validator's permit, then for the miner to see it.
 	wait_for(Duration::from_secs(90), "validator permit", || async {

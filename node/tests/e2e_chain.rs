@@ -7,7 +7,7 @@ use std::{net::Ipv4Addr, time::Duration};
 use tessera_client::{
 	chain::account_of,
 	keys::{self, dev},
-	Hyperparam, TesseraClient, H256, TOKEN,
+	ClientError, Hyperparam, TesseraClient, H256, TOKEN,
 };
 
 const NET: u16 = 1;
@@ -44,10 +44,9 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	let burn = client.hyperparams(NET).await.unwrap().burn;
 	assert!(client.free_balance(&account_of(&bob)).await.unwrap() <= bob_before - burn);
 
-	// Hotkeys pay their own fees.
-	client.transfer(&alice, &validator_id, 10 * TOKEN).await.unwrap();
-	client.transfer(&alice, &miner_id, 10 * TOKEN).await.unwrap();
-
+	// The hotkeys have no balance: a registered hotkey's own operations are free when
+	// they succeed (serve_axon, commit_model and set_weights here).
+	assert_eq!(client.free_balance(&miner_id).await.unwrap(), 0);
 	client.serve_axon(&miner, NET, Ipv4Addr::new(127, 0, 0, 1).into(), 50051, 7).await.unwrap();
 	let model = H256::repeat_byte(0xab);
 	let tokenizer = H256::repeat_byte(0xcd);
@@ -64,6 +63,9 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	})
 	.await;
 	client.set_weights(&validator, NET, vec![1], vec![100], 0).await.unwrap();
+	for id in [&validator_id, &miner_id] {
+		assert_eq!(client.free_balance(id).await.unwrap(), 0, "free operations cost nothing");
+	}
 
 	let m = client.metagraph(NET).await.unwrap();
 	assert_eq!(m.neurons.len(), 2);
@@ -82,12 +84,22 @@ async fn register_serve_commit_stake_weights_and_restart() {
 	// Invalid extrinsics come back as named pallet errors; the chain keeps going.
 	// (The rate limit, 2 blocks on the dev subnet, is checked before the uids.)
 	wait_blocks(&client, 3).await;
+	// A call that would fail is not free, and an unfunded hotkey cannot pay for it.
+	let err = client.set_weights(&validator, NET, vec![7], vec![1], 0).await.unwrap_err();
+	assert!(matches!(&err, ClientError::Rejected(m) if m.contains("pay")), "{err}");
+	for id in [&validator_id, &miner_id] {
+		client.transfer(&alice, id, 10 * TOKEN).await.unwrap();
+	}
 	let err = client.set_weights(&validator, NET, vec![7], vec![1], 0).await.unwrap_err();
 	assert!(err.is("Tessera", "InvalidUid"), "{err}");
 	let err = client.set_weights(&validator, NET, vec![0, 1, 1], vec![1, 1, 1], 0).await.unwrap_err();
 	assert!(err.is("Tessera", "TooManyWeights"), "{err}");
 	let err = client.set_weights(&miner, NET, vec![0], vec![1], 0).await.unwrap_err();
 	assert!(err.is("Tessera", "NoValidatorPermit"), "{err}");
+	// Each failed call paid its fee.
+	for id in [&validator_id, &miner_id] {
+		assert!(client.free_balance(id).await.unwrap() < 10 * TOKEN, "a failed call pays");
+	}
 	let err = client.burned_register(&alice, NET, &validator_id).await.unwrap_err();
 	assert!(err.is("Tessera", "HotkeyAlreadyRegistered"), "{err}");
 	let err = client.sudo_set_hyperparam(&alice, NET, Hyperparam::Tempo(0)).await.unwrap_err();

@@ -31,6 +31,7 @@ pub mod address;
 pub mod epoch;
 pub mod escrow;
 pub mod evidence;
+pub mod feeless;
 pub mod fraud;
 pub mod metagraph;
 pub mod migrations;
@@ -74,7 +75,7 @@ pub mod pallet {
 	/// 2: `SubnetHyperparams` gained the audit fields (see [`crate::migrations`]).
 	/// 3: `SubnetHyperparams` gained `max_model_bytes`; fraud reports are keyed by hotkey
 	/// and carry the disputed digest.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(4);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -694,9 +695,13 @@ pub mod pallet {
 		}
 
 		/// Announce the axon (address) the signing hotkey serves on `netuid`.
-		/// Rate-limited by the subnet's `serving_rate_limit`.
+		/// Rate-limited by the subnet's `serving_rate_limit`. Free when it succeeds (see
+		/// [`feeless`]).
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::serve_axon())]
+		#[pallet::weight(T::WeightInfo::serve_axon().saturating_mul(feeless::FEELESS_CHECK_RUNS))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, netuid: &NetUid, version: &u32, ip: &u128, port: &u16, ip_type: &u8, protocol: &u8| -> bool {
+			Pallet::<T>::serve_axon_is_feeless(origin, *netuid, *version, *ip, *port, *ip_type, *protocol)
+		})]
 		pub fn serve_axon(
 			origin: OriginFor<T>,
 			netuid: NetUid,
@@ -712,9 +717,13 @@ pub mod pallet {
 
 		/// Record the model (and tokenizer) the signing hotkey serves on `netuid`.
 		/// The first commitment of a model hash on a subnet is remembered: the earliest
-		/// committer wins ties, so copying a model does not pay.
+		/// committer wins ties, so copying a model does not pay. Free when it succeeds, at
+		/// most once per `serving_rate_limit` blocks (see [`feeless`]).
 		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::commit_model())]
+		#[pallet::weight(T::WeightInfo::commit_model().saturating_mul(feeless::FEELESS_CHECK_RUNS))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, netuid: &NetUid, model_hash: &H256, tokenizer_hash: &H256| -> bool {
+			Pallet::<T>::commit_model_is_feeless(origin, *netuid, *model_hash, *tokenizer_hash)
+		})]
 		pub fn commit_model(
 			origin: OriginFor<T>,
 			netuid: NetUid,
@@ -758,9 +767,13 @@ pub mod pallet {
 
 		/// Set the signing hotkey's weights on `netuid` (subnets without commit-reveal).
 		/// `dests` are uids, `weights` their relative weights; they are max-upscaled so the
-		/// largest becomes `u16::MAX`. Every check subtensor makes applies.
+		/// largest becomes `u16::MAX`. Every check subtensor makes applies. Free when it
+		/// succeeds (see [`feeless`]).
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::set_weights(dests.len() as u32))]
+		#[pallet::weight(T::WeightInfo::set_weights(dests.len() as u32).saturating_mul(feeless::FEELESS_CHECK_RUNS))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, netuid: &NetUid, dests: &Vec<Uid>, weights: &Vec<u16>, version_key: &u64| -> bool {
+			Pallet::<T>::set_weights_is_feeless(origin, *netuid, dests, weights, *version_key)
+		})]
 		pub fn set_weights(
 			origin: OriginFor<T>,
 			netuid: NetUid,
@@ -775,17 +788,25 @@ pub mod pallet {
 		/// Commit to weights on a commit-reveal subnet: `hash` =
 		/// BlakeTwo256(SCALE(hotkey, netuid, uids, values, salt, version_key)).
 		/// The reveal is accepted only during epoch `current + commit_reveal_period`.
+		/// Free when it succeeds (see [`feeless`]).
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::commit_weights())]
+		#[pallet::weight(T::WeightInfo::commit_weights().saturating_mul(feeless::FEELESS_CHECK_RUNS))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, netuid: &NetUid, hash: &H256| -> bool {
+			Pallet::<T>::commit_weights_is_feeless(origin, *netuid, *hash)
+		})]
 		pub fn commit_weights(origin: OriginFor<T>, netuid: NetUid, hash: H256) -> DispatchResult {
 			let hotkey = ensure_signed(origin)?;
 			Self::do_commit_weights(hotkey, netuid, hash)
 		}
 
 		/// Reveal weights committed with `commit_weights`; they are checked and set as with
-		/// `set_weights`, and the commit is consumed (a second reveal fails).
+		/// `set_weights`, and the commit is consumed (a second reveal fails). Free when it
+		/// succeeds (see [`feeless`]).
 		#[pallet::call_index(8)]
-		#[pallet::weight(T::WeightInfo::reveal_weights(uids.len() as u32))]
+		#[pallet::weight(T::WeightInfo::reveal_weights(uids.len() as u32).saturating_mul(feeless::FEELESS_CHECK_RUNS))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, netuid: &NetUid, uids: &Vec<Uid>, values: &Vec<u16>, salt: &Vec<u16>, version_key: &u64| -> bool {
+			Pallet::<T>::reveal_weights_is_feeless(origin, *netuid, uids, values, salt, *version_key)
+		})]
 		pub fn reveal_weights(
 			origin: OriginFor<T>,
 			netuid: NetUid,

@@ -8,8 +8,13 @@
 //!   and carry the disputed digest: reports made before the runtime checked evidence are
 //!   backed by nothing it can verify, so they are dropped (a bounded clear: at most one
 //!   entry per uid of every subnet).
+//! - v3 -> v4: a registered hotkey holds a sufficient reference on its account (so a
+//!   hotkey with no balance can sign its free operations, see [`crate::feeless`]). Every
+//!   hotkey registered on some subnet gets one; empty `HotkeyNetworks` entries are
+//!   removed. Bounded by the number of registered neurons.
 
 use crate::*;
+use alloc::vec::Vec;
 use codec::Decode;
 use frame_support::{pallet_prelude::*, traits::StorageVersion};
 use sp_core::H256;
@@ -123,7 +128,27 @@ pub fn migrate<T: Config>() -> Weight {
 		let reports = cleared.loops as u64;
 		weight = weight.saturating_add(T::DbWeight::get().reads_writes(subnets + reports, subnets + reports + 1));
 	}
+	if on_chain < 4 {
+		let hotkeys = give_hotkeys_sufficients::<T>();
+		StorageVersion::new(4).put::<Pallet<T>>();
+		weight = weight.saturating_add(T::DbWeight::get().reads_writes(2 * hotkeys, hotkeys + 1));
+	}
 	weight
+}
+
+/// v3 -> v4: one sufficient reference per hotkey registered on some subnet; returns the
+/// number of `HotkeyNetworks` entries visited.
+fn give_hotkeys_sufficients<T: Config>() -> u64 {
+	let mut visited: u64 = 0;
+	HotkeyNetworks::<T>::translate::<Vec<NetUid>, _>(|hotkey, nets| {
+		visited += 1;
+		if nets.is_empty() {
+			return None;
+		}
+		frame_system::Pallet::<T>::inc_sufficients(&hotkey);
+		Some(nets)
+	});
+	visited
 }
 
 /// Re-encode every subnet's hyperparameters from the old layout `Old`. Returns the number

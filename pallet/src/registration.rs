@@ -151,12 +151,38 @@ impl<T: Config> Pallet<T> {
 		uid
 	}
 
-	fn add_hotkey_network(hotkey: &T::AccountId, netuid: NetUid) {
-		HotkeyNetworks::<T>::mutate(hotkey, |nets| {
+	/// List `netuid` among `hotkey`'s subnets. A hotkey on its first subnet gets a
+	/// sufficient reference, so it has an account (and a nonce) with no balance and can
+	/// sign its free operations (see [`crate::feeless`]).
+	pub(crate) fn add_hotkey_network(hotkey: &T::AccountId, netuid: NetUid) {
+		let first = HotkeyNetworks::<T>::mutate(hotkey, |nets| {
+			let first = nets.is_empty();
 			if !nets.contains(&netuid) {
 				nets.push(netuid)
 			}
+			first
 		});
+		if first {
+			frame_system::Pallet::<T>::inc_sufficients(hotkey);
+		}
+	}
+
+	/// Take `netuid` off `hotkey`'s subnets; a hotkey leaving its last subnet gives its
+	/// sufficient reference back.
+	fn remove_hotkey_network(hotkey: &T::AccountId, netuid: NetUid) {
+		let last = HotkeyNetworks::<T>::mutate_exists(hotkey, |entry| {
+			let nets = entry.get_or_insert_with(Vec::new);
+			let had = !nets.is_empty();
+			nets.retain(|n| *n != netuid);
+			let now_empty = nets.is_empty();
+			if now_empty {
+				*entry = None;
+			}
+			had && now_empty
+		});
+		if last {
+			frame_system::Pallet::<T>::dec_sufficients(hotkey);
+		}
 	}
 
 	/// Remove everything `old` had at `uid` of `netuid` (its keys, axon, model commitment,
@@ -168,7 +194,7 @@ impl<T: Config> Pallet<T> {
 		ModelCommitments::<T>::remove(netuid, old);
 		WeightCommits::<T>::remove(netuid, old);
 		LastCommitBlock::<T>::remove(netuid, old);
-		HotkeyNetworks::<T>::mutate(old, |nets| nets.retain(|n| *n != netuid));
+		Self::remove_hotkey_network(old, netuid);
 		Weights::<T>::remove(netuid, uid);
 		Bonds::<T>::remove(netuid, uid);
 	}

@@ -10,6 +10,7 @@ use sp_runtime::DispatchError;
 
 mod address;
 mod attacks;
+mod feeless;
 mod fraud;
 
 const NET: NetUid = 1;

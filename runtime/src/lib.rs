@@ -86,7 +86,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("tessera"),
 	impl_name: Cow::Borrowed("tessera"),
 	authoring_version: 1,
-	spec_version: 104,
+	spec_version: 105,
 	impl_version: 1,
 	apis: RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -217,6 +217,12 @@ impl pallet_sudo::Config for Runtime {
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
+/// Lets calls marked `#[pallet::feeless_if]` skip `ChargeTransactionPayment` (a
+/// registered hotkey's own operations that would succeed; see `pallet_tessera::feeless`).
+impl pallet_skip_feeless_payment::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+}
+
 parameter_types! {
 	pub const TesseraPalletId: PalletId = PalletId(*b"tessera/");
 }
@@ -274,6 +280,8 @@ mod runtime {
 	pub type Sudo = pallet_sudo;
 	#[runtime::pallet_index(7)]
 	pub type Tessera = pallet_tessera;
+	#[runtime::pallet_index(8)]
+	pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 }
 
 /// Address format of extrinsics.
@@ -291,7 +299,9 @@ pub type TxExtension = (
 	frame_system::CheckEra<Runtime>,
 	frame_system::CheckNonce<Runtime>,
 	frame_system::CheckWeight<Runtime>,
-	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	// Free when the call's `feeless_if` says so; the wrapper keeps the identifier and type
+	// of `ChargeTransactionPayment`, so signers (polkadot.js, subxt) see no new extension.
+	pallet_skip_feeless_payment::SkipCheckIfFeeless<Runtime, pallet_transaction_payment::ChargeTransactionPayment<Runtime>>,
 	frame_system::WeightReclaim<Runtime>,
 );
 /// Unchecked extrinsic.

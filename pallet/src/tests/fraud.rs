@@ -166,7 +166,7 @@ fn migration_from_v1_keeps_hyperparams_and_adds_audit_and_model_size_defaults() 
 		assert_eq!(Hyperparams::<Test>::get(NET), Some(params.clone()));
 		assert!(!params.audits_enabled);
 		assert_eq!(params.max_model_bytes, 4 << 30);
-		assert_eq!(Tessera::on_chain_storage_version(), 3);
+		assert_eq!(Tessera::on_chain_storage_version(), 4);
 		// A second upgrade leaves version-3 values alone.
 		set_param(Hyperparam::AuditsEnabled(true));
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
@@ -196,7 +196,7 @@ fn migration_from_v2_adds_max_model_bytes_and_drops_uid_keyed_reports() {
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
 		assert_eq!(Hyperparams::<Test>::get(NET), Some(SubnetHyperparams { max_model_bytes: 4 << 30, ..params }));
 		assert_eq!(sp_io::storage::get(&old_key), None);
-		assert_eq!(Tessera::on_chain_storage_version(), 3);
+		assert_eq!(Tessera::on_chain_storage_version(), 4);
 	});
 }
 

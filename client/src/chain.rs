@@ -350,68 +350,28 @@ impl TesseraClient {
 		}
 	}
 
-	/// Value of `coldkey`'s stake in `hotkey`'s pool.
-	pub async fn stake_of(&self, hotkey: &AccountId, coldkey: &AccountId) -> Result<u128, ClientError> {
+	/// `coldkey`'s free, held and transferable balance and every stake position with its
+	/// current value, in one runtime API call (`TesseraApi::coldkey_info`).
+	pub async fn coldkey_info(&self, coldkey: &AccountId) -> Result<crate::ColdkeyInfo, ClientError> {
 		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
-		let storage = at.storage();
-		let position = storage
-			.entry(runtime::storage().tessera().stake())
-			.map_err(subxt::Error::from)?
-			.try_fetch((hotkey.clone(), coldkey.clone()))
+		Ok(at
+			.runtime_apis()
+			.call(runtime::runtime_apis().tessera_api().coldkey_info(coldkey.clone()))
 			.await
-			.map_err(subxt::Error::from)?;
-		let Some(position) = position else { return Ok(0) };
-		let position = position.decode().map_err(subxt::Error::from)?;
-		let value = fetch_or_default(&storage, runtime::storage().tessera().total_hotkey_stake(), hotkey).await?;
-		let shares = fetch_or_default(&storage, runtime::storage().tessera().total_hotkey_shares(), hotkey).await?;
-		if shares == 0 {
-			return Ok(0);
-		}
-		// floor(position.shares * value / shares) without overflow.
-		Ok(mul_div_floor(position.shares, value, shares))
+			.map_err(subxt::Error::from)?)
 	}
 
-	/// Every stake position of `coldkey`: (hotkey, value). Scans the whole `Stake` map, so
-	/// it costs one storage page per 1000 positions on the chain.
+	/// Value of `coldkey`'s stake in `hotkey`'s pool (0 without a position).
+	pub async fn stake_of(&self, hotkey: &AccountId, coldkey: &AccountId) -> Result<u128, ClientError> {
+		let info = self.coldkey_info(coldkey).await?;
+		Ok(info.positions.iter().find(|p| &p.hotkey == hotkey).map_or(0, |p| p.value))
+	}
+
+	/// Every stake position of `coldkey`: (hotkey, value).
 	pub async fn stake_positions(&self, coldkey: &AccountId) -> Result<Vec<(AccountId, u128)>, ClientError> {
-		let at = self.api.at_current_block().await.map_err(subxt::Error::from)?;
-		let entry = at.storage().entry(runtime::storage().tessera().stake()).map_err(subxt::Error::from)?;
-		let mut entries = entry.iter(()).await.map_err(subxt::Error::from)?;
-		let mut hotkeys = Vec::new();
-		while let Some(kv) = entries.next().await {
-			let kv = kv.map_err(subxt::Error::from)?;
-			let (hotkey, owner) = kv.key().and_then(|k| k.decode()).map_err(|e| ClientError::NotFound(format!("stake key: {e}")))?;
-			if &owner == coldkey {
-				hotkeys.push(hotkey);
-			}
-		}
-		let mut out = Vec::with_capacity(hotkeys.len());
-		for hotkey in hotkeys {
-			let value = self.stake_of(&hotkey, coldkey).await?;
-			out.push((hotkey, value));
-		}
-		Ok(out)
+		let info = self.coldkey_info(coldkey).await?;
+		Ok(info.positions.into_iter().map(|p| (p.hotkey, p.value)).collect())
 	}
-}
-
-/// A `ValueQuery` map entry keyed by `hotkey` (its default when absent).
-async fn fetch_or_default<Addr>(
-	storage: &subxt::storage::StorageClient<'_, SubstrateConfig, subxt::client::OnlineClientAtBlockImpl<SubstrateConfig>>,
-	address: Addr,
-	hotkey: &AccountId,
-) -> Result<u128, ClientError>
-where
-	Addr: subxt::storage::Address<KeyParts = (AccountId,), Value = u128>,
-{
-	let entry = storage.entry(address).map_err(subxt::Error::from)?;
-	let value = entry.fetch((hotkey.clone(),)).await.map_err(subxt::Error::from)?;
-	Ok(value.decode().map_err(subxt::Error::from)?)
-}
-
-/// `a * b / c` rounded down with 256-bit intermediate precision (c > 0).
-fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
-	sp_arithmetic::helpers_128bit::multiply_by_rational_with_rounding(a, b, c, sp_arithmetic::Rounding::Down)
-		.unwrap_or(u128::MAX)
 }
 
 /// The commit-reveal hash the pallet expects:

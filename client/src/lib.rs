@@ -40,6 +40,10 @@ pub use runtime::runtime_types::pallet_tessera::types::{
 pub type Metagraph = runtime::runtime_types::pallet_tessera::types::Metagraph<AccountId>;
 /// A reported miner's bond held in escrow after it left its subnet.
 pub type EscrowedBond = runtime::runtime_types::pallet_tessera::types::EscrowedBond<AccountId>;
+/// A coldkey's balances and stake positions as `TesseraApi::coldkey_info` returns them.
+pub type ColdkeyInfo = runtime::runtime_types::pallet_tessera::types::ColdkeyInfo<AccountId>;
+/// One stake position of a coldkey (hotkey, shares, principal, value).
+pub type StakeInfo = runtime::runtime_types::pallet_tessera::types::StakeInfo<AccountId>;
 /// One neuron as `TesseraApi::neuron` returns it.
 pub type NeuronInfo = runtime::runtime_types::pallet_tessera::types::NeuronInfo<AccountId>;
 /// Account id type of the chain.

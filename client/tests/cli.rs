@@ -190,7 +190,13 @@ async fn transactions_and_queries() {
 	assert!(planck(&show["stake"]) >= 10 * TOKEN - 1);
 	let bal = t.ok(&["balance", "--address", &cold_s]);
 	assert_eq!(planck(&bal["reserved"]), bond + 10 * TOKEN);
+	// One runtime API call (`coldkey_info`): balances and every position.
 	assert_eq!(bal["stakes"][0]["hotkey"], hot_s);
+	assert_eq!(planck(&bal["stakes"][0]["principal"]), 10 * TOKEN);
+	assert!(planck(&bal["transferable"]) < planck(&bal["free"]), "{bal}");
+	let info = client.coldkey_info(&cold).await.unwrap();
+	assert_eq!((info.free, info.held), (planck(&bal["free"]), bond + 10 * TOKEN));
+	assert_eq!(info.positions.len(), 1);
 	assert!(planck(&bal["staked"]) >= 10 * TOKEN - 1);
 	assert_pallet_error(&t.fail(&["stake", "add", "--hotkey", &hot_s, "--amount", "5000", "--coldkey-uri", &cold_uri]), "Tessera", "NotEnoughBalanceToStake");
 	// The pool earns emission (it is the subnet's only neuron), so check the held principal.

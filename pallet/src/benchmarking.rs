@@ -45,6 +45,7 @@ pub fn populate_subnet<T: Config>(netuid: NetUid, n: u16, validators: u16, entri
 			TotalHotkeyStake::<T>::insert(&hotkey, stake);
 			TotalHotkeyShares::<T>::insert(&hotkey, stake);
 			Stake::<T>::insert(&hotkey, &coldkey, StakePosition { shares: stake, principal: stake });
+			StakingHotkeys::<T>::insert(&coldkey, &hotkey, ());
 			let step = (n / entries_per_validator.max(1)).max(1);
 			let row: Vec<(Uid, u16)> = (0..entries_per_validator.min(n))
 				.map(|k| ((k.wrapping_mul(step).wrapping_add(uid)) % n, 1 + (k % 100) * 600))

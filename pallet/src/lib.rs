@@ -396,6 +396,12 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
+	/// Index of `Stake` by coldkey: `(coldkey, hotkey)` for every position, so a coldkey's
+	/// positions are read without walking the whole `Stake` map.
+	#[pallet::storage]
+	pub type StakingHotkeys<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Blake2_128Concat, T::AccountId, (), OptionQuery>;
+
 	/// Sum of all pools' values.
 	#[pallet::storage]
 	pub type TotalStake<T> = StorageValue<_, Balance, ValueQuery>;

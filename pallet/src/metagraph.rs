@@ -5,7 +5,8 @@ use alloc::vec::Vec;
 
 sp_api::decl_runtime_apis! {
 	/// Read access to subnets for validators, miners and UIs, so nobody walks storage
-	/// maps key by key.
+	/// maps key by key. Version 2 added `coldkey_info`.
+	#[api_version(2)]
 	pub trait TesseraApi<AccountId> where AccountId: codec::Codec {
 		/// Every neuron of `netuid` with its stake, consensus outputs, axon and model.
 		fn metagraph(netuid: NetUid) -> Option<Metagraph<AccountId>>;
@@ -15,6 +16,9 @@ sp_api::decl_runtime_apis! {
 		fn hyperparams(netuid: NetUid) -> Option<SubnetHyperparams>;
 		/// The netuids of every subnet.
 		fn subnets() -> Vec<NetUid>;
+		/// A coldkey's free, held and transferable balance and every stake position
+		/// (hotkey, shares, principal, value).
+		fn coldkey_info(coldkey: AccountId) -> ColdkeyInfo<AccountId>;
 	}
 }
 

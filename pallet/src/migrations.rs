@@ -11,7 +11,8 @@
 //! - v3 -> v4: a registered hotkey holds a sufficient reference on its account (so a
 //!   hotkey with no balance can sign its free operations, see [`crate::feeless`]). Every
 //!   hotkey registered on some subnet gets one; empty `HotkeyNetworks` entries are
-//!   removed. Bounded by the number of registered neurons.
+//!   removed. `StakingHotkeys` (the coldkey index of `Stake`) is built from `Stake`.
+//!   Bounded by the number of registered neurons and stake positions.
 
 use crate::*;
 use alloc::vec::Vec;
@@ -130,10 +131,22 @@ pub fn migrate<T: Config>() -> Weight {
 	}
 	if on_chain < 4 {
 		let hotkeys = give_hotkeys_sufficients::<T>();
+		let positions = index_stake_by_coldkey::<T>();
 		StorageVersion::new(4).put::<Pallet<T>>();
-		weight = weight.saturating_add(T::DbWeight::get().reads_writes(2 * hotkeys, hotkeys + 1));
+		weight = weight
+			.saturating_add(T::DbWeight::get().reads_writes(2 * hotkeys + positions, hotkeys + positions + 1));
 	}
 	weight
+}
+
+/// v3 -> v4: a `StakingHotkeys` entry for every `Stake` position; returns how many.
+fn index_stake_by_coldkey<T: Config>() -> u64 {
+	let mut positions: u64 = 0;
+	for (hotkey, coldkey) in Stake::<T>::iter_keys() {
+		StakingHotkeys::<T>::insert(&coldkey, &hotkey, ());
+		positions += 1;
+	}
+	positions
 }
 
 /// v3 -> v4: one sufficient reference per hotkey registered on some subnet; returns the

@@ -9,6 +9,7 @@
 //! values rounded down), so the pot can never owe more than it holds.
 
 use crate::*;
+use alloc::vec::Vec;
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -80,6 +81,9 @@ impl<T: Config> Pallet<T> {
 			.map_err(|_| Error::<T>::NotEnoughBalanceToStake)?;
 
 		Stake::<T>::mutate(&hotkey, &coldkey, |p| {
+			if p.is_none() {
+				StakingHotkeys::<T>::insert(&coldkey, &hotkey, ());
+			}
 			let p = p.get_or_insert_with(Default::default);
 			p.shares = p.shares.saturating_add(shares);
 			p.principal = p.principal.saturating_add(amount);
@@ -144,6 +148,7 @@ impl<T: Config> Pallet<T> {
 				)?;
 			}
 			Stake::<T>::remove(&hotkey, &coldkey);
+			StakingHotkeys::<T>::remove(&coldkey, &hotkey);
 		} else {
 			Stake::<T>::insert(&hotkey, &coldkey, position);
 		}
@@ -188,6 +193,9 @@ impl<T: Config> Pallet<T> {
 		total_shares = total_shares.checked_add(owner_shares).ok_or(Error::<T>::StakeOverflow)?;
 		if owner_shares > 0 {
 			Stake::<T>::mutate(hotkey, &owner, |p| {
+				if p.is_none() {
+					StakingHotkeys::<T>::insert(&owner, hotkey, ());
+				}
 				let p = p.get_or_insert_with(Default::default);
 				p.shares = p.shares.saturating_add(owner_shares);
 			});
@@ -196,6 +204,27 @@ impl<T: Config> Pallet<T> {
 		TotalHotkeyShares::<T>::insert(hotkey, total_shares);
 		TotalStake::<T>::mutate(|t| *t = t.saturating_add(amount));
 		Ok(take)
+	}
+
+	/// `coldkey`'s balances and every stake position with its current value (runtime API
+	/// `coldkey_info`): one prefix read of `StakingHotkeys`, three reads per position.
+	pub fn coldkey_info(coldkey: T::AccountId) -> ColdkeyInfo<T::AccountId> {
+		use frame_support::traits::tokens::{Fortitude, Preservation};
+		let positions: Vec<StakeInfo<T::AccountId>> = StakingHotkeys::<T>::iter_key_prefix(&coldkey)
+			.filter_map(|hotkey| {
+				let p = Stake::<T>::get(&hotkey, &coldkey)?;
+				let value = Self::shares_to_value(&hotkey, p.shares);
+				Some(StakeInfo { hotkey, shares: p.shares, principal: p.principal, value })
+			})
+			.collect();
+		ColdkeyInfo {
+			free: T::Currency::balance(&coldkey),
+			held: T::Currency::total_balance_on_hold(&coldkey),
+			transferable: T::Currency::reducible_balance(&coldkey, Preservation::Preserve, Fortitude::Polite),
+			staked: positions.iter().fold(0, |sum: Balance, p| sum.saturating_add(p.value)),
+			positions,
+			coldkey,
+		}
 	}
 
 	/// Tokens of `coldkey` held for staking (all pools together).

@@ -481,6 +481,41 @@ fn pool_rewards_split_by_shares_with_take() {
 }
 
 #[test]
+fn coldkey_info_lists_every_position_and_balance_in_one_read() {
+	new_test_ext().execute_with(|| {
+		register(1, 11);
+		register(1, 12);
+		let empty = Tessera::coldkey_info(2);
+		assert_eq!((empty.free, empty.held, empty.staked), (INITIAL, 0, 0));
+		assert!(empty.positions.is_empty());
+
+		assert_ok!(Tessera::add_stake(origin(2), 11, 300_000));
+		assert_ok!(Tessera::add_stake(origin(2), 12, 100_000));
+		assert_ok!(Tessera::add_stake(origin(3), 12, 100_000));
+		let reward = 1_000_000u128;
+		let take = Tessera::reward_pool(&11, reward).unwrap();
+		let info = Tessera::coldkey_info(2);
+		assert_eq!(info.coldkey, 2);
+		assert_eq!((info.free, info.held), (INITIAL - 400_000, 400_000));
+		assert!(info.transferable < info.free, "keeps the existential deposit");
+		let mut positions = info.positions.clone();
+		positions.sort_by_key(|p| p.hotkey);
+		assert_eq!(positions.iter().map(|p| (p.hotkey, p.principal)).collect::<Vec<_>>(), vec![(11, 300_000), (12, 100_000)]);
+		assert_eq!(positions[0].value, Tessera::stake_value(&11, &2));
+		assert!(positions[0].value >= 300_000 + reward - take - 3, "{:?}", positions[0]);
+		assert_eq!(info.staked, positions[0].value + positions[1].value);
+		// The owner's take made coldkey 1 a staker of 11 too.
+		assert_eq!(Tessera::coldkey_info(1).positions.iter().map(|p| p.hotkey).collect::<Vec<_>>(), vec![11]);
+
+		// A position withdrawn to zero leaves the index.
+		assert_ok!(Tessera::remove_stake(origin(2), 12, 100_000));
+		assert_eq!(StakingHotkeys::<Test>::get(2, 12), None);
+		assert_eq!(Tessera::coldkey_info(2).positions.iter().map(|p| p.hotkey).collect::<Vec<_>>(), vec![11]);
+		assert_eq!(Tessera::coldkey_info(3).positions.len(), 1);
+	});
+}
+
+#[test]
 fn reward_with_no_nominators_goes_to_owner() {
 	new_test_ext().execute_with(|| {
 		register(1, 11);

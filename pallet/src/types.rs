@@ -362,6 +362,35 @@ pub struct NeuronInfo<AccountId> {
 	pub weights: Vec<(Uid, u16)>,
 }
 
+/// One stake position of a coldkey (runtime API `coldkey_info`).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct StakeInfo<AccountId> {
+	pub hotkey: AccountId,
+	/// Shares of the hotkey's pool.
+	pub shares: u128,
+	/// Tokens of the coldkey held for this position.
+	pub principal: Balance,
+	/// What the shares are worth now (principal plus rewards), rounded down.
+	pub value: Balance,
+}
+
+/// A coldkey's balances and every stake position, in one call (runtime API).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct ColdkeyInfo<AccountId> {
+	pub coldkey: AccountId,
+	/// Free balance.
+	pub free: Balance,
+	/// Held for any reason (stake principal and miner bonds).
+	pub held: Balance,
+	/// What the account could transfer now (free less frozen and the existential deposit
+	/// where it must stay alive).
+	pub transferable: Balance,
+	/// Sum of the positions' values.
+	pub staked: Balance,
+	/// Every hotkey it stakes to, in the order of the `StakingHotkeys` index.
+	pub positions: Vec<StakeInfo<AccountId>>,
+}
+
 /// The whole metagraph of a subnet in one call (runtime API).
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
 pub struct Metagraph<AccountId> {

@@ -459,6 +459,9 @@ impl_runtime_apis! {
 		fn subnets() -> Vec<pallet_tessera::NetUid> {
 			Tessera::subnet_ids()
 		}
+		fn coldkey_info(coldkey: AccountId) -> pallet_tessera::ColdkeyInfo<AccountId> {
+			Tessera::coldkey_info(coldkey)
+		}
 	}
 
 	impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {

@@ -545,29 +545,40 @@ pub async fn run(cli: &Cli, ui: Ui) -> Result<Output, CommandError> {
 		Command::Balance { address, owner } => {
 			let who = ctx.coldkey_account(owner, address.as_deref())?;
 			let client = ctx.client().await?;
-			let data = client.account(&who).await?;
-			let positions = client.stake_positions(&who).await?;
-			let staked: u128 = positions.iter().map(|(_, v)| v).sum();
+			// One runtime API call: balances and every position.
+			let info = client.coldkey_info(&who).await?;
 			let mut text = format!(
-				"account {who}\n  free      {:>22} TSR\n  held      {:>22} TSR (stake principal and bonds)\n  frozen    {:>22} TSR\n  staked    {:>22} TSR (value of {} stake position(s))",
-				format_tokens(data.free),
-				format_tokens(data.reserved),
-				format_tokens(data.frozen),
-				format_tokens(staked),
-				positions.len()
+				"account {who}\n  free         {:>22} TSR\n  held         {:>22} TSR (stake principal and bonds)\n  transferable {:>22} TSR\n  staked       {:>22} TSR (value of {} stake position(s))",
+				format_tokens(info.free),
+				format_tokens(info.held),
+				format_tokens(info.transferable),
+				format_tokens(info.staked),
+				info.positions.len()
 			);
-			for (hotkey, value) in &positions {
-				let _ = write!(text, "\n    {hotkey} {} TSR", format_tokens(*value));
+			for p in &info.positions {
+				let _ = write!(text, "\n    {} {} TSR", p.hotkey, format_tokens(p.value));
 			}
+			let stakes: Vec<_> = info
+				.positions
+				.iter()
+				.map(|p| {
+					json!({
+						"hotkey": p.hotkey.to_string(),
+						"value": tokens_json(p.value),
+						"principal": tokens_json(p.principal),
+						"shares": p.shares.to_string(),
+					})
+				})
+				.collect();
 			Ok(Output {
 				json: json!({
 					"ok": true,
 					"address": who.to_string(),
-					"free": tokens_json(data.free),
-					"reserved": tokens_json(data.reserved),
-					"frozen": tokens_json(data.frozen),
-					"staked": tokens_json(staked),
-					"stakes": positions.iter().map(|(h, v)| json!({ "hotkey": h.to_string(), "value": tokens_json(*v) })).collect::<Vec<_>>(),
+					"free": tokens_json(info.free),
+					"reserved": tokens_json(info.held),
+					"transferable": tokens_json(info.transferable),
+					"staked": tokens_json(info.staked),
+					"stakes": stakes,
 				}),
 				text,
 			})

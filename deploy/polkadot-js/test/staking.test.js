@@ -1,5 +1,6 @@
 // The staker flow with polkadot.js against a real dev node: the chain's token, delegating
-// to a validator hotkey with `tessera.addStake`, the position in `TesseraApi.metagraph`,
+// to a validator hotkey with `tessera.addStake`, the position in `TesseraApi.metagraph`
+// and `TesseraApi.coldkeyInfo`,
 // dividends minus the delegate take after an epoch, and `removeStake` paying principal
 // plus rewards back to the free balance.
 import assert from 'node:assert/strict';
@@ -88,6 +89,13 @@ test('a staker delegates, earns dividends minus the take, and withdraws principa
   const mine = await position(api, hotkey.address, staker.address);
   assert.equal(mine.principal, amount);
   assert.ok(mine.value >= amount - 1n && mine.value <= amount);
+  // One runtime API call lists the coldkey's balances and every position.
+  const info = await api.call.tesseraApi.coldkeyInfo(staker.address);
+  assert.equal(info.positions.length, 1);
+  assert.equal(info.positions[0].hotkey.toString(), hotkey.address);
+  assert.equal(info.positions[0].principal.toBigInt(), amount);
+  assert.equal(info.free.toBigInt(), acct.free.toBigInt());
+  assert.equal(info.held.toBigInt(), acct.reserved.toBigInt());
 
   // The runtime API shows the neuron with both stakes, and its delegate take.
   const mg = await metagraph(api, NETUID);

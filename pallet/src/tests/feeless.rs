@@ -157,19 +157,26 @@ fn a_registered_hotkey_has_an_account_without_a_balance() {
 }
 
 #[test]
-fn migration_to_v4_gives_registered_hotkeys_their_reference() {
+fn migration_to_v4_gives_registered_hotkeys_their_reference_and_indexes_stake() {
 	use frame_support::traits::{GetStorageVersion, Hooks, StorageVersion};
 	new_test_ext().execute_with(|| {
 		// A v3 chain: hotkeys registered with no reference, and an empty entry left behind.
 		HotkeyNetworks::<Test>::insert(11, vec![NET]);
 		HotkeyNetworks::<Test>::insert(12, Vec::<NetUid>::new());
+		// ... and stake positions without the coldkey index.
+		Stake::<Test>::insert(11, 2, StakePosition { shares: 5, principal: 5 });
+		Stake::<Test>::insert(12, 2, StakePosition { shares: 7, principal: 7 });
 		StorageVersion::new(3).put::<Tessera>();
 		assert_eq!(sufficients(11), 0);
+		assert!(Tessera::coldkey_info(2).positions.is_empty());
 
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
 		assert_eq!(Tessera::on_chain_storage_version(), 4);
 		assert_eq!(sufficients(11), 1);
 		assert!(!HotkeyNetworks::<Test>::contains_key(12));
+		let mut indexed: Vec<_> = StakingHotkeys::<Test>::iter_key_prefix(2).collect();
+		indexed.sort();
+		assert_eq!(indexed, vec![11, 12]);
 		<Tessera as Hooks<u64>>::on_runtime_upgrade();
 		assert_eq!(sufficients(11), 1, "runs once");
 	});

@@ -21,6 +21,7 @@ use std::{
 	time::{Duration, Instant},
 };
 
+use rayon::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::{
@@ -246,11 +247,13 @@ impl EngineThread {
 				}
 				continue;
 			}
-			// Some work is queued: gather more for a bounded time, then run a batch.
+			// Some work is queued: gather more for a bounded time, then run a batch. No
+			// wait when every open document already has its next token queued: nothing
+			// more can come before this batch is answered.
 			let deadline = Instant::now() + self.config.batch_wait;
 			loop {
 				let queued_tokens: usize = queue.iter().map(|q| work_tokens(&q.work)).sum();
-				if queued_tokens >= self.config.max_batch_tokens {
+				if queued_tokens >= self.config.max_batch_tokens || self.all_open_queued(&queue) {
 					break;
 				}
 				let left = deadline.saturating_duration_since(Instant::now());
@@ -268,6 +271,13 @@ impl EngineThread {
 			self.run_batch(batch);
 			self.metrics.queue_depth.set(queue.len() as i64);
 		}
+	}
+
+	/// Whether there are open documents and every one has work in `queue` (new documents
+	/// still wait `batch_wait` for company: their prefixes batch well).
+	fn all_open_queued(&self, queue: &BinaryHeap<Queued>) -> bool {
+		let queued_open = queue.iter().flat_map(|q| q.work.items.iter()).filter(|i| self.caches.contains_key(&i.seq)).count();
+		!self.caches.is_empty() && queued_open >= self.caches.len()
 	}
 
 	fn drop_seqs(&mut self, seqs: &[SeqId]) {
@@ -415,17 +425,14 @@ impl EngineThread {
 					self.shares.set(*seq, owner, cache.capacity());
 					self.caches.insert(*seq, cache);
 				}
-				let mut rows = rows.into_iter();
+				// Every row's top-K at once, in parallel (each is a pass over the vocabulary).
+				let ks: Vec<usize> = admitted.iter().flat_map(|q| q.work.items.iter().map(|i| i.top_k as usize)).collect();
+				let answers: Vec<TopK> = rows.par_iter().zip(&ks).map(|(row, &k)| top_k(row, k)).collect();
+				let mut answers = answers.into_iter();
 				admitted
 					.into_iter()
 					.map(|q| {
-						let answer: Vec<TopK> = q
-							.work
-							.items
-							.iter()
-							.zip(rows.by_ref())
-							.map(|(item, row)| top_k(&row, item.top_k as usize))
-							.collect();
+						let answer: Vec<TopK> = answers.by_ref().take(q.work.items.len()).collect();
 						self.metrics.tokens_scored.inc_by(answer.len() as u64);
 						(q.reply, Ok(answer))
 					})

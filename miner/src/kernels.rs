@@ -11,7 +11,13 @@
 //! float summation order.
 //!
 //! Work is split over output rows with rayon; each weight row is read once per call and
-//! dotted with every activation row while it is in cache.
+//! dotted with every activation row while it is in cache. [`matmul_many`] multiplies one
+//! input by several matrices in one parallel call (the query, key and value projections;
+//! the gate and up projections), quantizing the input once, and writes each result in its
+//! final `[m, n]` layout.
+//!
+//! Every output value is one dot product over the blocks in a fixed order, whatever the
+//! number of rows in the call, so results do not depend on how documents are batched.
 
 use candle_core::{
 	quantized::{GgmlDType, QTensor},
@@ -64,8 +70,8 @@ fn f16_at(b: &[u8]) -> f32 {
 
 /// Quantizes one row of activations to 32-value blocks the way candle's `BlockQ8_1` /
 /// `BlockQ8_0::from_float` do (scales rounded through f16).
-fn quantize_row(x: &[f32], out: &mut Vec<ActBlock>) {
-	for chunk in x.chunks_exact(BLOCK) {
+fn quantize_row(x: &[f32], out: &mut [ActBlock]) {
+	for (chunk, out) in x.chunks_exact(BLOCK).zip(out) {
 		let amax = chunk.iter().fold(0f32, |a, &v| a.max(v.abs()));
 		let d = amax / 127.0;
 		let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -77,7 +83,7 @@ fn quantize_row(x: &[f32], out: &mut Vec<ActBlock>) {
 		}
 		let d16 = f16::from_f32(d);
 		let s = (f16::from_f32(sum as f32) * d16).to_f32();
-		out.push(ActBlock { d: d16.to_f32(), s, qs });
+		*out = ActBlock { d: d16.to_f32(), s, qs };
 	}
 }
 
@@ -138,6 +144,26 @@ impl QMatrix {
 		Tensor::from_vec(out, out_dims, x.device())
 	}
 
+	/// Weight rows `j..j + 4` against one quantized activation row (AVX2).
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn dot4_avx2(&self, j: usize, nb: usize, a: &[ActBlock]) -> [f32; 4] {
+		let rows = |t: usize| (j + t) * nb..(j + t + 1) * nb;
+		match &self.blocks {
+			Blocks::Q4_1(w) => avx2::dot4_q4_1([&w[rows(0)], &w[rows(1)], &w[rows(2)], &w[rows(3)]], a),
+			Blocks::Q8_0 { d, qs } => avx2::dot4_q8_0(
+				[&d[rows(0)], &d[rows(1)], &d[rows(2)], &d[rows(3)]],
+				[&qs[rows(0)], &qs[rows(1)], &qs[rows(2)], &qs[rows(3)]],
+				a,
+			),
+		}
+	}
+
+	#[cfg(not(target_arch = "x86_64"))]
+	unsafe fn dot4_avx2(&self, _j: usize, _nb: usize, _a: &[ActBlock]) -> [f32; 4] {
+		unreachable!("AVX2 is never detected off x86_64")
+	}
+
 	/// Weight row `j` against one quantized activation row.
 	fn dot_row(&self, j: usize, nb: usize, a: &[ActBlock], avx2: bool) -> f32 {
 		match &self.blocks {
@@ -164,63 +190,154 @@ impl QMatrix {
 
 	/// `[m, k] x [n, k]^T -> [m, n]`, row-major slices.
 	pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-		let nb = self.k / BLOCK;
-		let mut acts = Vec::with_capacity(m * nb);
-		for row in x.chunks_exact(self.k) {
-			quantize_row(row, &mut acts);
-		}
-		let avx2 = has_avx2();
-		// Transposed result: row j of `out_t` holds column j for every activation row.
-		let mut out_t = vec![0f32; self.n * m];
-		// A few tasks per thread: small tasks drown in scheduling, one task per thread
-		// balances badly.
-		let rows_per_task = (self.n / (4 * rayon::current_num_threads())).max(16).next_multiple_of(4);
-		out_t.par_chunks_mut(rows_per_task * m).enumerate().for_each(|(chunk, dst)| {
-			let first = chunk * rows_per_task;
-			let rows = dst.len() / m;
-			// Tiles of activation rows, so a long prefill streams each tile through the cache
-			// once per weight chunk instead of the whole activation matrix per weight row.
-			const TILE: usize = 64;
-			for tile in (0..m).step_by(TILE) {
-				let tile = tile..(tile + TILE).min(m);
-				let mut r = 0;
-				// Groups of four Q4_1 rows on the AVX2 path.
-				if let (true, Blocks::Q4_1(w)) = (avx2, &self.blocks) {
-					while r + 4 <= rows {
-						let j = first + r;
-						let row = |t: usize| &w[(j + t) * nb..(j + t + 1) * nb];
-						let rs = [row(0), row(1), row(2), row(3)];
-						for i in tile.clone() {
-							let a = &acts[i * nb..(i + 1) * nb];
-							// SAFETY: AVX2 and FMA were detected at run time.
-							let d = unsafe { avx2::dot4_q4_1(rs, a) };
-							for (t, v) in d.into_iter().enumerate() {
-								dst[(r + t) * m + i] = v;
-							}
-						}
-						r += 4;
-					}
-				}
-				for r in r..rows {
-					let j = first + r;
-					for i in tile.clone() {
-						let a = &acts[i * nb..(i + 1) * nb];
-						dst[r * m + i] = self.dot_row(j, nb, a, avx2);
-					}
-				}
-			}
-		});
-		if m == 1 {
-			return out_t;
-		}
-		let mut out = vec![0f32; m * self.n];
-		for (j, col) in out_t.chunks_exact(m).enumerate() {
-			for (i, &v) in col.iter().enumerate() {
-				out[i * self.n + j] = v;
-			}
-		}
-		out
+		matmul_many(&[self], x, m).pop().unwrap_or_default()
 	}
+
+	/// Input features.
+	pub fn cols(&self) -> usize {
+		self.k
+	}
+
+	/// Row `j` dequantized into `out` (`k` values), exactly as candle's `dequantize`
+	/// computes it; `None` if there is no row `j` or `out` is not `k` long.
+	pub fn dequantize_row(&self, j: usize, out: &mut [f32]) -> Option<()> {
+		let nb = self.k / BLOCK;
+		if j >= self.n || out.len() != self.k {
+			return None;
+		}
+		match &self.blocks {
+			Blocks::Q4_1(w) => {
+				for (b, dst) in w.get(j * nb..(j + 1) * nb)?.iter().zip(out.chunks_exact_mut(BLOCK)) {
+					for (i, &q) in b.qs.iter().enumerate() {
+						dst[i] = f32::from(q & 0x0F) * b.d + b.m;
+						dst[i + 16] = f32::from(q >> 4) * b.d + b.m;
+					}
+				}
+			}
+			Blocks::Q8_0 { d, qs } => {
+				let rows = d.get(j * nb..(j + 1) * nb)?.iter().zip(qs.get(j * nb..(j + 1) * nb)?);
+				for ((&d, q), dst) in rows.zip(out.chunks_exact_mut(BLOCK)) {
+					for (v, &q) in dst.iter_mut().zip(q) {
+						*v = f32::from(q) * d;
+					}
+				}
+			}
+		}
+		Some(())
+	}
+
+	/// Rows `first..first + rows` against every activation row, into `out` (the `[m, n]`
+	/// result of this matrix).
+	fn rows_into(&self, first: usize, rows: usize, acts: &[ActBlock], m: usize, out: &OutRows, avx2: bool) {
+		let nb = self.k / BLOCK;
+		// Tiles of activation rows, so a long prefill streams each tile through the cache
+		// once per weight chunk instead of the whole activation matrix per weight row.
+		const TILE: usize = 64;
+		for tile in (0..m).step_by(TILE) {
+			let tile = tile..(tile + TILE).min(m);
+			let mut r = 0;
+			// Groups of four rows on the AVX2 path.
+			while avx2 && r + 4 <= rows {
+				let j = first + r;
+				let mut i = tile.start;
+				// Pairs of activation rows share each unpacked Q4_1 weight block.
+				if let Blocks::Q4_1(w) = &self.blocks {
+					let rs = [0, 1, 2, 3].map(|t| &w[(j + t) * nb..(j + t + 1) * nb]);
+					while i + 2 <= tile.end {
+						let a = [&acts[i * nb..(i + 1) * nb], &acts[(i + 1) * nb..(i + 2) * nb]];
+						// SAFETY: AVX2 and FMA were detected at run time.
+						let d = unsafe { avx2::dot4x2_q4_1(rs, a) };
+						out.put4(i, j, d[0]);
+						out.put4(i + 1, j, d[1]);
+						i += 2;
+					}
+				}
+				for i in i..tile.end {
+					let a = &acts[i * nb..(i + 1) * nb];
+					// SAFETY: AVX2 and FMA were detected at run time.
+					let d = unsafe { self.dot4_avx2(j, nb, a) };
+					out.put4(i, j, d);
+				}
+				r += 4;
+			}
+			for r in r..rows {
+				let j = first + r;
+				for i in tile.clone() {
+					out.put(i, j, self.dot_row(j, nb, &acts[i * nb..(i + 1) * nb], avx2));
+				}
+			}
+		}
+	}
+}
+
+/// The `[m, n]` output of one matrix, written by many tasks at once: each task owns a
+/// range of columns `j`, so no two tasks write the same element.
+struct OutRows {
+	ptr: *mut f32,
+	m: usize,
+	n: usize,
+}
+
+// SAFETY: tasks write disjoint elements (their own column ranges) of a buffer that
+// outlives the parallel call; nothing reads it until the call returns.
+unsafe impl Sync for OutRows {}
+
+impl OutRows {
+	fn put(&self, i: usize, j: usize, v: f32) {
+		assert!(i < self.m && j < self.n, "output index in bounds");
+		// SAFETY: in bounds (checked) and owned by the calling task (see `OutRows`).
+		unsafe { *self.ptr.add(i * self.n + j) = v };
+	}
+
+	fn put4(&self, i: usize, j: usize, v: [f32; 4]) {
+		assert!(i < self.m && j + 4 <= self.n, "output index in bounds");
+		for (t, v) in v.into_iter().enumerate() {
+			// SAFETY: as in `put`.
+			unsafe { *self.ptr.add(i * self.n + j + t) = v };
+		}
+	}
+}
+
+/// Quantizes `m` rows of `k` activations (in parallel for long inputs).
+fn quantize_rows(x: &[f32], k: usize, m: usize) -> Vec<ActBlock> {
+	let nb = k / BLOCK;
+	let zero = ActBlock { d: 0.0, s: 0.0, qs: [0; 32] };
+	let mut acts = vec![zero; m * nb];
+	if nb == 0 {
+		return acts;
+	}
+	if m >= 64 {
+		x.par_chunks_exact(k).zip(acts.par_chunks_exact_mut(nb)).for_each(|(row, out)| quantize_row(row, out));
+	} else {
+		x.chunks_exact(k).zip(acts.chunks_exact_mut(nb)).for_each(|(row, out)| quantize_row(row, out));
+	}
+	acts
+}
+
+/// `x W_i^T` for every matrix `W_i` of `mats` (all with the same `k`), in one parallel
+/// call: `x` is `[m, k]` row-major; result `i` is `[m, n_i]` row-major.
+///
+/// # Panics
+/// If the matrices differ in `k` or `x` is not `m * k` long (a caller bug).
+pub fn matmul_many(mats: &[&QMatrix], x: &[f32], m: usize) -> Vec<Vec<f32>> {
+	let Some(k) = mats.first().map(|q| q.k) else { return Vec::new() };
+	assert!(mats.iter().all(|q| q.k == k) && x.len() == m * k, "matmul_many: shapes disagree");
+	let acts = quantize_rows(x, k, m);
+	let avx2 = has_avx2();
+	let mut outs: Vec<Vec<f32>> = mats.iter().map(|q| vec![0f32; m * q.n]).collect();
+	let sinks: Vec<OutRows> = outs.iter_mut().zip(mats).map(|(o, q)| OutRows { ptr: o.as_mut_ptr(), m, n: q.n }).collect();
+	// A few tasks per thread: small tasks drown in scheduling, one task per thread
+	// balances badly.
+	let total: usize = mats.iter().map(|q| q.n).sum();
+	let rows_per_task = (total / (4 * rayon::current_num_threads())).max(16).next_multiple_of(4);
+	let tasks: Vec<(usize, usize, usize)> = mats
+		.iter()
+		.enumerate()
+		.flat_map(|(i, q)| (0..q.n).step_by(rows_per_task).map(move |first| (i, first, rows_per_task.min(q.n - first))))
+		.collect();
+	tasks.par_iter().for_each(|&(i, first, rows)| mats[i].rows_into(first, rows, &acts, m, &sinks[i], avx2));
+	drop(sinks);
+	outs
 }
 
 fn has_avx2() -> bool {
@@ -280,7 +397,8 @@ mod avx2 {
 		let low = _mm256_set1_epi8(0x0F);
 		let ones = _mm256_set1_epi16(1);
 		for (w, a) in w.iter().zip(a) {
-			summs += w.m * a.s;
+			// Fused, as the four-row kernel does it, so both give the same bits.
+			summs = w.m.mul_add(a.s, summs);
 			let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
 			// Low nibbles are elements 0..16, high nibbles 16..32.
 			let bytes = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
@@ -318,6 +436,60 @@ mod avx2 {
 		let mut m = [0f32; 4];
 		_mm_storeu_ps(m.as_mut_ptr(), summs);
 		[hsum(acc[0]) + m[0], hsum(acc[1]) + m[1], hsum(acc[2]) + m[2], hsum(acc[3]) + m[3]]
+	}
+
+	/// Four Q8_0 rows against one Q8_0 row at once (the activation block loaded once).
+	#[target_feature(enable = "avx2,fma")]
+	pub unsafe fn dot4_q8_0(d: [&[f32]; 4], qs: [&[[i8; 32]]; 4], a: &[ActBlock]) -> [f32; 4] {
+		let mut acc = [_mm256_setzero_ps(); 4];
+		let ones = _mm256_set1_epi16(1);
+		for (b, a) in a.iter().enumerate() {
+			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
+			for r in 0..4 {
+				let qw = _mm256_loadu_si256(qs[r][b].as_ptr() as *const __m256i);
+				let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+				let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+				acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d[r][b] * a.d), sums, acc[r]);
+			}
+		}
+		[hsum(acc[0]), hsum(acc[1]), hsum(acc[2]), hsum(acc[3])]
+	}
+
+	/// Four Q4_1 rows against two Q8_1 rows: each weight block is unpacked once for both
+	/// activation rows. Every (row, activation) pair goes through the same operations in
+	/// the same order as in [`dot4_q4_1`], so the two give the same bits.
+	#[target_feature(enable = "avx2,fma")]
+	pub unsafe fn dot4x2_q4_1(w: [&[Q41]; 4], a: [&[ActBlock]; 2]) -> [[f32; 4]; 2] {
+		let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+		let mut summs = [_mm_setzero_ps(); 2];
+		let low = _mm256_set1_epi8(0x0F);
+		let ones = _mm256_set1_epi16(1);
+		let blocks = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(a[0]).zip(a[1]);
+		for (((((w0, w1), w2), w3), a0), a1) in blocks {
+			let qx = [_mm256_loadu_si256(a0.qs.as_ptr() as *const __m256i), _mm256_loadu_si256(a1.qs.as_ptr() as *const __m256i)];
+			let mins = _mm_set_ps(w3.m, w2.m, w1.m, w0.m);
+			summs[0] = _mm_fmadd_ps(mins, _mm_set1_ps(a0.s), summs[0]);
+			summs[1] = _mm_fmadd_ps(mins, _mm_set1_ps(a1.s), summs[1]);
+			let ad = [_mm256_set1_ps(a0.d), _mm256_set1_ps(a1.d)];
+			for (r, w) in [w0, w1, w2, w3].into_iter().enumerate() {
+				let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
+				let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
+				let wd = _mm256_set1_ps(w.d);
+				for i in 0..2 {
+					let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qw, qx[i]), ones));
+					acc[i][r] = _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[i]), sums, acc[i][r]);
+				}
+			}
+		}
+		let mut out = [[0f32; 4]; 2];
+		for i in 0..2 {
+			let mut m = [0f32; 4];
+			_mm_storeu_ps(m.as_mut_ptr(), summs[i]);
+			for r in 0..4 {
+				out[i][r] = hsum(acc[i][r]) + m[r];
+			}
+		}
+		out
 	}
 
 	/// Q8_0 x Q8_0 (GGML's `ggml_vec_dot_q8_0_q8_0`, AVX2 path).
@@ -369,25 +541,74 @@ mod tests {
 		if !has_avx2() {
 			return;
 		}
-		let mut acts = Vec::new();
-		quantize_row(&sample(256, 3), &mut acts);
-		let w = Tensor::from_vec(sample(256, 5), (1, 256), &Device::Cpu).unwrap();
+		// 7 blocks per row (an odd count), 8 rows: two four-row groups.
+		let (n, k) = (8, 7 * BLOCK);
+		let acts = quantize_rows(&sample(k, 3), k, 1);
+		let acts2 = quantize_rows(&sample(k, 4), k, 1);
+		let w = Tensor::from_vec(sample(n * k, 5), (n, k), &Device::Cpu).unwrap();
 		for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
 			let m = QMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap()).unwrap().unwrap();
-			let (fast, slow) = match &m.blocks {
+			let nb = k / BLOCK;
+			for group in [0, 4] {
 				// SAFETY: AVX2 detected above.
-				Blocks::Q4_1(w) => {
+				let four = unsafe { m.dot4_avx2(group, nb, &acts) };
+				if let Blocks::Q4_1(w) = &m.blocks {
+					let rs = [0, 1, 2, 3].map(|t| &w[(group + t) * nb..(group + t + 1) * nb]);
 					// SAFETY: AVX2 detected above.
-					let four = unsafe { avx2::dot4_q4_1([w, w, w, w], &acts) };
-					let slow = dot_q4_1(w, &acts);
-					for v in four {
-						assert!((v - slow).abs() <= 1e-4 * (1.0 + slow.abs()), "4-row kernel: {v} vs {slow}");
-					}
-					(unsafe { avx2::dot_q4_1(w, &acts) }, slow)
+					let pair = unsafe { avx2::dot4x2_q4_1(rs, [&acts2[..nb], &acts]) };
+					assert_eq!(pair[1].map(f32::to_bits), four.map(f32::to_bits), "4x2 kernel differs from the 4-row one");
+					// SAFETY: AVX2 detected above.
+					let first = unsafe { avx2::dot4_q4_1(rs, &acts2[..nb]) };
+					assert_eq!(pair[0].map(f32::to_bits), first.map(f32::to_bits));
 				}
-				Blocks::Q8_0 { d, qs } => (unsafe { avx2::dot_q8_0(d, qs, &acts) }, dot_q8_0(d, qs, &acts)),
-			};
-			assert!((fast - slow).abs() <= 1e-4 * (1.0 + slow.abs()), "{dtype:?}: {fast} vs {slow}");
+				for (t, v) in four.into_iter().enumerate() {
+					let single = m.dot_row(group + t, nb, &acts, true);
+					let portable = m.dot_row(group + t, nb, &acts, false);
+					assert_eq!(v.to_bits(), single.to_bits(), "{dtype:?} row {}: 4-row {v} vs 1-row {single}", group + t);
+					assert!((single - portable).abs() <= 1e-4 * (1.0 + portable.abs()), "{dtype:?}: {single} vs {portable}");
+				}
+			}
+		}
+	}
+
+	#[test]
+	fn many_matrices_in_one_call_match_each_alone() {
+		let k = 3 * BLOCK;
+		let x = sample(9 * k, 11);
+		let mats: Vec<QMatrix> = [(70, GgmlDType::Q4_1), (13, GgmlDType::Q8_0), (4, GgmlDType::Q4_1)]
+			.into_iter()
+			.enumerate()
+			.map(|(i, (n, dtype))| {
+				let w = Tensor::from_vec(sample(n * k, i as u32), (n, k), &Device::Cpu).unwrap();
+				QMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap()).unwrap().unwrap()
+			})
+			.collect();
+		let refs: Vec<&QMatrix> = mats.iter().collect();
+		let together = matmul_many(&refs, &x, 9);
+		for (q, out) in mats.iter().zip(&together) {
+			assert_eq!(out, &q.matmul(&x, 9));
+			// Batch invariance: each row alone gives the same bits as in the batch.
+			for (i, row) in x.chunks_exact(k).enumerate() {
+				assert_eq!(&out[i * q.rows()..(i + 1) * q.rows()], q.matmul(row, 1).as_slice(), "row {i}");
+			}
+		}
+	}
+
+	#[test]
+	fn rows_dequantize_as_candle_does() {
+		let (n, k) = (5, 2 * BLOCK);
+		let w = Tensor::from_vec(sample(n * k, 21), (n, k), &Device::Cpu).unwrap();
+		for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+			let q = QTensor::quantize(&w, dtype).unwrap();
+			let want = q.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+			let m = QMatrix::from_qtensor(&q).unwrap().unwrap();
+			let mut row = vec![0f32; k];
+			for (j, want) in want.iter().enumerate() {
+				m.dequantize_row(j, &mut row).expect("row exists");
+				assert_eq!(&row, want, "{dtype:?} row {j}");
+			}
+			assert!(m.dequantize_row(n, &mut row).is_none());
+			assert!(m.dequantize_row(0, &mut row[..k - 1]).is_none());
 		}
 	}
 

@@ -12,6 +12,11 @@
 //! that sequence's own keys and values, with its own causal mask and RoPE positions.
 //! It returns the logits of each sequence's last token.
 //!
+//! On the CPU the whole pass runs over plain f32 buffers ([`Llama::forward`] ->
+//! `run_host`): no candle tensor per operation, one parallel call for the query, key and
+//! value projections, one for gate and up, the KV caches as vectors. On a GPU it runs on
+//! candle ops.
+//!
 //! The arithmetic follows `quantized_llama` (same RMS norm, interleaved RoPE for llama
 //! GGUF files, grouped-query attention), so answers match it within float rounding; the
 //! tests check that.
@@ -24,9 +29,9 @@ use candle_core::{
 };
 
 use crate::{
-	attention::{attend, SeqAttention},
+	attention::{attend, Heads, SeqAttention},
 	gguf_header::{read_header, HeaderError},
-	kernels::QMatrix,
+	kernels::{matmul_many, QMatrix},
 	model_limits::{check_model, load_footprint, ModelLimits},
 };
 use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
@@ -127,6 +132,107 @@ impl Linear {
 			Self::Kernel(m) => m.forward(x),
 		}
 	}
+
+	/// `x W^T` on the CPU for `x` of `m` rows.
+	fn host_matmul(&self, x: &[f32], m: usize) -> candle_core::Result<Vec<f32>> {
+		match self {
+			Self::Kernel(q) => {
+				check_cols(x, m, q.cols())?;
+				Ok(q.matmul(x, m))
+			}
+			Self::Candle(q) => {
+				let k = if m == 0 { 0 } else { x.len() / m };
+				let t = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+				q.forward(&t)?.flatten_all()?.to_vec1::<f32>()
+			}
+		}
+	}
+}
+
+fn check_cols(x: &[f32], m: usize, k: usize) -> candle_core::Result<()> {
+	if x.len() != m * k {
+		candle_core::bail!("matmul: {} inputs are not {m} rows of {k}", x.len());
+	}
+	Ok(())
+}
+
+/// `x W_i^T` for each matrix: one parallel call when all are this crate's kernels.
+fn project(linears: &[&Linear], x: &[f32], m: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+	let kernels: Option<Vec<&QMatrix>> = linears
+		.iter()
+		.map(|l| match l {
+			Linear::Kernel(q) => Some(q),
+			Linear::Candle(_) => None,
+		})
+		.collect();
+	match kernels {
+		Some(ks) if ks.iter().all(|q| q.cols() == ks[0].cols()) => {
+			check_cols(x, m, ks[0].cols())?;
+			Ok(matmul_many(&ks, x, m))
+		}
+		_ => linears.iter().map(|l| l.host_matmul(x, m)).collect(),
+	}
+}
+
+/// RMS norm of each `w.len()`-wide row of `x`, as candle's `rms_norm` computes it.
+fn rms_norm_rows(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+	let mut out = vec![0f32; x.len()];
+	for (src, dst) in x.chunks_exact(w.len()).zip(out.chunks_exact_mut(w.len())) {
+		let sum2: f32 = src.iter().map(|v| v * v).sum();
+		let m = (sum2 / w.len() as f32 + eps).sqrt();
+		for ((d, s), a) in dst.iter_mut().zip(src).zip(w) {
+			*d = *s / m * *a;
+		}
+	}
+	out
+}
+
+/// Rotates every `hd`-wide head of one token's row `x` by the angles of its position
+/// (`cos`, `sin`: `hd / 2` each), as candle's `rope_i` (pairs `2i, 2i + 1`) or `rope`
+/// (pairs `i, i + hd / 2`) does.
+fn rope_row(x: &mut [f32], hd: usize, cos: &[f32], sin: &[f32], neox: bool) {
+	let half = hd / 2;
+	for head in x.chunks_exact_mut(hd) {
+		for i in 0..half {
+			let (a, b) = if neox { (i, i + half) } else { (2 * i, 2 * i + 1) };
+			let (x0, x1) = (head[a], head[b]);
+			head[a] = x0 * cos[i] - x1 * sin[i];
+			head[b] = x0 * sin[i] + x1 * cos[i];
+		}
+	}
+}
+
+fn add_into(x: &mut [f32], y: &[f32]) {
+	for (a, b) in x.iter_mut().zip(y) {
+		*a = *b + *a;
+	}
+}
+
+/// Where the CPU pass reads token embeddings from.
+enum HostEmbedding {
+	/// Rows dequantized on demand from the file's quantized matrix.
+	Rows(QMatrix),
+	/// The dequantized table, `[vocab, hidden]`.
+	Dense(Vec<f32>),
+}
+
+impl HostEmbedding {
+	fn row(&self, token: usize, out: &mut [f32]) -> Result<(), ModelError> {
+		let found = match self {
+			Self::Rows(q) => q.dequantize_row(token, out),
+			Self::Dense(t) => t.get(token * out.len()..(token + 1) * out.len()).map(|r| out.copy_from_slice(r)),
+		};
+		found.ok_or_else(|| ModelError::Shape(format!("no embedding row for token {token}")))
+	}
+}
+
+/// What the CPU pass reads besides the blocks' matrices.
+struct HostTables {
+	embedding: HostEmbedding,
+	norm: Vec<f32>,
+	/// `[context, head_dim / 2]` RoPE tables.
+	cos: Vec<f32>,
+	sin: Vec<f32>,
 }
 
 /// Shape and constants of a llama model, read from GGUF metadata (`llama.*` keys).
@@ -167,6 +273,8 @@ impl LlamaConfig {
 
 struct Block {
 	attn_norm: Tensor,
+	attn_norm_host: Vec<f32>,
+	ffn_norm_host: Vec<f32>,
 	wq: Linear,
 	wk: Linear,
 	wv: Linear,
@@ -181,7 +289,10 @@ struct Block {
 pub struct Llama {
 	cfg: LlamaConfig,
 	device: Device,
+	/// The dequantized embedding on a GPU (empty on the CPU, which reads `host`).
 	embedding: Tensor,
+	/// The CPU pass's tables (`None` on a GPU).
+	host: Option<HostTables>,
 	blocks: Vec<Block>,
 	norm: Tensor,
 	output: Linear,
@@ -191,8 +302,10 @@ pub struct Llama {
 
 /// One sequence's keys and values for every layer, grown by doubling.
 pub struct SeqCache {
-	/// Per layer: `(k, v)`, each `[kv_heads, capacity, head_dim]`.
+	/// Per layer on a GPU: `(k, v)`, each `[kv_heads, capacity, head_dim]`.
 	layers: Vec<(Tensor, Tensor)>,
+	/// Per layer on the CPU: `(k, v)`, each `[kv_heads, capacity, head_dim]`.
+	host: Vec<(Vec<f32>, Vec<f32>)>,
 	len: usize,
 	capacity: usize,
 }
@@ -279,16 +392,28 @@ impl Llama {
 		}
 		let mut get = |name: &str| ct.tensor(reader, name, device);
 		let embedding_q = get("token_embd.weight")?;
-		let embedding = embedding_q.dequantize(device)?;
+		// A GPU keeps the dequantized table; the CPU reads rows of the quantized one.
+		let (embedding, host_embedding) = if !device.is_cpu() {
+			(embedding_q.dequantize(device)?, None)
+		} else if let Some(rows) = QMatrix::from_qtensor(&embedding_q)? {
+			(Tensor::zeros(0, DType::F32, device)?, Some(HostEmbedding::Rows(rows)))
+		} else {
+			let dense = embedding_q.dequantize(device)?.flatten_all()?.to_vec1()?;
+			(Tensor::zeros(0, DType::F32, device)?, Some(HostEmbedding::Dense(dense)))
+		};
 		let norm = get("output_norm.weight")?.dequantize(device)?;
 		// No output layer: it is tied to the embedding.
 		let output = if ct.tensor_infos.contains_key("output.weight") { get("output.weight")? } else { embedding_q };
 		let mut blocks = Vec::with_capacity(cfg.layers);
 		for l in 0..cfg.layers {
+			let attn_norm = get(&format!("blk.{l}.attn_norm.weight"))?.dequantize(device)?;
+			let ffn_norm = get(&format!("blk.{l}.ffn_norm.weight"))?.dequantize(device)?;
 			let mut q = |n: &str| -> Result<Linear, ModelError> {
 				Ok(Linear::new(get(&format!("blk.{l}.{n}.weight"))?, weights, device)?)
 			};
 			blocks.push(Block {
+				attn_norm_host: attn_norm.to_vec1()?,
+				ffn_norm_host: ffn_norm.to_vec1()?,
 				wq: q("attn_q")?,
 				wk: q("attn_k")?,
 				wv: q("attn_v")?,
@@ -296,12 +421,17 @@ impl Llama {
 				w_gate: q("ffn_gate")?,
 				w_up: q("ffn_up")?,
 				w_down: q("ffn_down")?,
-				attn_norm: get(&format!("blk.{l}.attn_norm.weight"))?.dequantize(device)?,
-				ffn_norm: get(&format!("blk.{l}.ffn_norm.weight"))?.dequantize(device)?,
+				attn_norm,
+				ffn_norm,
 			});
 		}
 		let (cos, sin) = rope_tables(&cfg, device)?;
-		Ok(Self { output: Linear::new(output, weights, device)?, cfg, device: device.clone(), embedding, blocks, norm, cos, sin })
+		let flat = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>());
+		let host = match host_embedding {
+			Some(embedding) => Some(HostTables { embedding, norm: norm.to_vec1()?, cos: flat(&cos)?, sin: flat(&sin)? }),
+			None => None,
+		};
+		Ok(Self { output: Linear::new(output, weights, device)?, cfg, device: device.clone(), embedding, host, blocks, norm, cos, sin })
 	}
 
 	/// The model's configuration.
@@ -316,7 +446,7 @@ impl Llama {
 
 	/// An empty cache for a new sequence (no memory until it is first extended).
 	pub fn new_cache(&self) -> SeqCache {
-		SeqCache { layers: Vec::new(), len: 0, capacity: 0 }
+		SeqCache { layers: Vec::new(), host: Vec::new(), len: 0, capacity: 0 }
 	}
 
 	/// Bytes of KV cache one token takes (keys and values of every layer, f32).
@@ -329,6 +459,27 @@ impl Llama {
 			return Ok(());
 		}
 		let capacity = needed.next_power_of_two().max(64);
+		if self.host.is_some() {
+			let (kvh, hd, old_capacity) = (self.cfg.kv_heads, self.cfg.head_dim(), cache.capacity);
+			// Each kv head's rows move to the start of its new, larger region.
+			let grow = |old: Option<&Vec<f32>>| {
+				let mut new = vec![0f32; kvh * capacity * hd];
+				if let Some(old) = old.filter(|_| old_capacity * hd > 0) {
+					for (src, dst) in old.chunks_exact(old_capacity * hd).zip(new.chunks_exact_mut(capacity * hd)) {
+						dst[..src.len()].copy_from_slice(src);
+					}
+				}
+				new
+			};
+			cache.host = (0..self.cfg.layers)
+				.map(|l| {
+					let old = cache.host.get(l);
+					(grow(old.map(|o| &o.0)), grow(old.map(|o| &o.1)))
+				})
+				.collect();
+			cache.capacity = capacity;
+			return Ok(());
+		}
 		let shape = (self.cfg.kv_heads, capacity, self.cfg.head_dim());
 		let mut layers = Vec::with_capacity(self.cfg.layers);
 		for l in 0..self.cfg.layers {
@@ -367,7 +518,12 @@ impl Llama {
 		for item in batch.iter_mut() {
 			self.reserve(item.cache, item.cache.len + item.tokens.len())?;
 		}
-		let logits = self.run(batch);
+		let seqs = batch.len();
+		let logits = if self.host.is_some() {
+			self.run_host(batch).and_then(|rows| Ok(Tensor::from_vec(rows, (seqs, vocab), &self.device)?))
+		} else {
+			self.run(batch)
+		};
 		// Commit the new lengths only once the whole pass succeeded.
 		if logits.is_ok() {
 			for item in batch.iter_mut() {
@@ -390,11 +546,8 @@ impl Llama {
 		let cos = self.cos.index_select(&pos_t, 0)?;
 		let sin = self.sin.index_select(&pos_t, 0)?;
 		let scale = 1.0 / (hd as f64).sqrt();
-		let masks: Vec<Option<Tensor>> = if dev.is_cpu() {
-			Vec::new()
-		} else {
-			batch.iter().map(|b| causal_mask(b.cache.len, b.tokens.len(), h / kvh, dev)).collect::<Result<_, _>>()?
-		};
+		let masks: Vec<Option<Tensor>> =
+			batch.iter().map(|b| causal_mask(b.cache.len, b.tokens.len(), h / kvh, dev)).collect::<Result<_, _>>()?;
 
 		let mut x = self.embedding.index_select(&tokens_t, 0)?;
 		for (l, block) in self.blocks.iter().enumerate() {
@@ -411,18 +564,7 @@ impl Llama {
 				v_cache.slice_set(&v.narrow(1, start, len)?.contiguous()?, 1, past)?;
 				start += len;
 			}
-			let attn = if dev.is_cpu() {
-				let seqs: Vec<SeqAttention<'_>> = batch
-					.iter()
-					.map(|item| {
-						let (keys, values) = &item.cache.layers[l];
-						SeqAttention { past: item.cache.len, len: item.tokens.len(), keys, values }
-					})
-					.collect();
-				attend(&q.contiguous()?, &seqs, kvh)?
-			} else {
-				self.attend_on_device(&q, batch, l, &masks)?
-			};
+			let attn = self.attend_on_device(&q, batch, l, &masks)?;
 			x = (block.wo.forward(&attn)? + x)?;
 			let normed = rms_norm(&x, &block.ffn_norm, cfg.rms_eps as f32)?;
 			let mlp = block.w_down.forward(&(silu(&block.w_gate.forward(&normed)?)? * block.w_up.forward(&normed)?)?)?;
@@ -437,6 +579,74 @@ impl Llama {
 		let x = x.index_select(&Tensor::new(last.as_slice(), dev)?, 0)?;
 		let x = rms_norm(&x, &self.norm, cfg.rms_eps as f32)?;
 		Ok(self.output.forward(&x)?.to_dtype(DType::F32)?)
+	}
+
+	/// The pass on the CPU over plain buffers: logits of each sequence's last token,
+	/// `[sequences, vocab]` row-major. The caches have room for the new tokens.
+	fn run_host(&self, batch: &mut [Extend<'_>]) -> Result<Vec<f32>, ModelError> {
+		let host = self.host.as_ref().ok_or_else(|| ModelError::Unsupported("no CPU tables on this device".into()))?;
+		let cfg = &self.cfg;
+		let (h, kvh, hd, hidden) = (cfg.heads, cfg.kv_heads, cfg.head_dim(), cfg.hidden);
+		let eps = cfg.rms_eps as f32;
+		let n: usize = batch.iter().map(|b| b.tokens.len()).sum();
+		let positions: Vec<usize> = batch.iter().flat_map(|b| b.cache.len..b.cache.len + b.tokens.len()).collect();
+		let mut x = vec![0f32; n * hidden];
+		for (row, &token) in x.chunks_exact_mut(hidden).zip(batch.iter().flat_map(|b| b.tokens.iter())) {
+			host.embedding.row(token as usize, row)?;
+		}
+		let scale = (1.0 / (hd as f64).sqrt()) as f32;
+		let half = hd / 2;
+		for (l, block) in self.blocks.iter().enumerate() {
+			let normed = rms_norm_rows(&x, &block.attn_norm_host, eps);
+			let [mut q, mut k, v]: [Vec<f32>; 3] = project(&[&block.wq, &block.wk, &block.wv], &normed, n)?
+				.try_into()
+				.map_err(|_| ModelError::Shape("projection count".into()))?;
+			for (t, &pos) in positions.iter().enumerate() {
+				let (cos, sin) = (&host.cos[pos * half..(pos + 1) * half], &host.sin[pos * half..(pos + 1) * half]);
+				let q_row = &mut q[t * h * hd..(t + 1) * h * hd];
+				rope_row(q_row, hd, cos, sin, cfg.rope_neox);
+				q_row.iter_mut().for_each(|v| *v *= scale);
+				rope_row(&mut k[t * kvh * hd..(t + 1) * kvh * hd], hd, cos, sin, cfg.rope_neox);
+			}
+			let mut start = 0;
+			for item in batch.iter_mut() {
+				let (cap, past, len) = (item.cache.capacity, item.cache.len, item.tokens.len());
+				let (k_cache, v_cache) = &mut item.cache.host[l];
+				for t in 0..len {
+					for kv in 0..kvh {
+						let (src, dst) = (((start + t) * kvh + kv) * hd, (kv * cap + past + t) * hd);
+						k_cache[dst..dst + hd].copy_from_slice(&k[src..src + hd]);
+						v_cache[dst..dst + hd].copy_from_slice(&v[src..src + hd]);
+					}
+				}
+				start += len;
+			}
+			let seqs: Vec<SeqAttention<'_>> = batch
+				.iter()
+				.map(|item| {
+					let (keys, values) = &item.cache.host[l];
+					SeqAttention { past: item.cache.len, len: item.tokens.len(), keys, values, capacity: item.cache.capacity }
+				})
+				.collect();
+			let attn = attend(&q, &seqs, Heads { heads: h, kv_heads: kvh, head_dim: hd });
+			add_into(&mut x, &block.wo.host_matmul(&attn, n)?);
+			let normed = rms_norm_rows(&x, &block.ffn_norm_host, eps);
+			let [mut gate, up]: [Vec<f32>; 2] = project(&[&block.w_gate, &block.w_up], &normed, n)?
+				.try_into()
+				.map_err(|_| ModelError::Shape("projection count".into()))?;
+			for (g, u) in gate.iter_mut().zip(&up) {
+				*g = *g / (1.0 + (-*g).exp()) * *u;
+			}
+			add_into(&mut x, &block.w_down.host_matmul(&gate, n)?);
+		}
+		let mut last = Vec::with_capacity(batch.len() * hidden);
+		let mut end = 0;
+		for item in batch.iter() {
+			end += item.tokens.len();
+			last.extend_from_slice(&x[(end - 1) * hidden..end * hidden]);
+		}
+		let normed = rms_norm_rows(&last, &host.norm, eps);
+		Ok(self.output.host_matmul(&normed, batch.len())?)
 	}
 
 	/// Attention with candle ops, one sequence at a time (GPU path).

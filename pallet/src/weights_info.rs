@@ -78,8 +78,9 @@ impl WeightInfo for SubstrateWeight {
 	fn burned_register(n: u32) -> Weight {
 		// Pruning reads every uid's registration block when the subnet is full; with
 		// audits the bond is held and a pruned neuron's bond released or escrowed
-		// (vacancies, escrow, bond, owner, accounts, reports, permits, commitment).
-		compute(n).saturating_add(db(21 + n as u64, 32))
+		// (vacancies, escrow, bond, owner, accounts, reports, permits, commitment), and
+		// the new and the pruned hotkey's sufficient references (`System::Account`).
+		compute(n).saturating_add(db(23 + n as u64, 34))
 	}
 	fn serve_axon() -> Weight {
 		compute(0).saturating_add(db(3, 1))
@@ -88,10 +89,12 @@ impl WeightInfo for SubstrateWeight {
 		compute(0).saturating_add(db(5, 2))
 	}
 	fn add_stake() -> Weight {
-		compute(0).saturating_add(db(6, 6))
+		// ... and the `StakingHotkeys` index entry of a new position.
+		compute(0).saturating_add(db(6, 7))
 	}
 	fn remove_stake() -> Weight {
-		compute(0).saturating_add(db(7, 7))
+		// ... and the index entry of a position withdrawn to zero.
+		compute(0).saturating_add(db(7, 8))
 	}
 	fn set_delegate_take() -> Weight {
 		compute(0).saturating_add(db(1, 1))
@@ -126,8 +129,9 @@ impl WeightInfo for SubstrateWeight {
 	fn deregister() -> Weight {
 		// Params, uid, owner, reports, permits, bond and account (or the escrow, its count
 		// and the commitment), then vacating the uid: per-hotkey maps, weights/bonds rows
-		// and twelve per-uid vectors (read and written).
-		compute(0).saturating_add(db(26, 34))
+		// and twelve per-uid vectors (read and written), and the hotkey's sufficient
+		// reference when it leaves its last subnet.
+		compute(0).saturating_add(db(27, 35))
 	}
 	fn release_escrow(r: u32) -> Weight {
 		// Params, escrow, reports (r of them, decoded), count, account hold.

@@ -51,6 +51,17 @@ struct Args {
 	/// GGUF model (default: the default model).
 	#[arg(long)]
 	model: Option<std::path::PathBuf>,
+	/// Documents to score, a JSON file `{"documents": [[token ids], ...]}` (as
+	/// `scripts/bench-peers.sh` writes them, so llama.cpp reads the same ones); each needs
+	/// `--prompt + --steps` tokens. Default: random token ids.
+	#[arg(long)]
+	docs: Option<std::path::PathBuf>,
+	/// Print the default model's path (fetching it if needed) and exit.
+	#[arg(long)]
+	print_model_path: bool,
+	/// Print one JSON line per batch size instead of the table.
+	#[arg(long)]
+	json: bool,
 	/// Internal: measure one batch size in this process and print one JSON line.
 	#[arg(long, hide = true)]
 	child: Option<usize>,
@@ -58,11 +69,50 @@ struct Args {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Measurement {
+	engine: String,
 	documents: usize,
 	prefill_s: f64,
 	decode_s: f64,
 	scored_tokens: usize,
+	/// Mean score of the answers in nats, as the validator prices them
+	/// ([`tessera_scoring::bits::score_token`]).
+	mean_nll: f64,
 	peak_rss_mib: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct DocsFile {
+	documents: Vec<Vec<u32>>,
+}
+
+fn load_documents(args: &Args, count: usize, vocab: u32) -> anyhow::Result<Vec<Vec<u32>>> {
+	let need = args.prompt + args.steps;
+	let Some(path) = &args.docs else {
+		return Ok((0..count).map(|i| tokens(i as u64 + 1, need, vocab)).collect());
+	};
+	let file: DocsFile = serde_json::from_slice(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+		.with_context(|| format!("{}: expected {{\"documents\": [[token ids], ...]}}", path.display()))?;
+	anyhow::ensure!(file.documents.len() >= count, "{}: {count} documents asked, it holds {}", path.display(), file.documents.len());
+	let docs: Vec<Vec<u32>> = file.documents.into_iter().take(count).collect();
+	if let Some((i, d)) = docs.iter().enumerate().find(|(_, d)| d.len() < need || d.iter().any(|&t| t >= vocab)) {
+		anyhow::bail!("{}: document {i} has {} tokens (needs {need}) or an id not below the vocab ({vocab})", path.display(), d.len());
+	}
+	Ok(docs.into_iter().map(|mut d| {
+		d.truncate(need);
+		d
+	}).collect())
+}
+
+/// Nats the validator would charge for each distribution of a step.
+fn step_nats(step: &tessera_proto::v1::Step, docs: &[Vec<u32>], top_k: u32, vocab: u32) -> Vec<f64> {
+	step.distributions
+		.iter()
+		.map(|d| {
+			let truth = docs.get(d.doc_id as usize).and_then(|doc| doc.get(d.position as usize)).copied();
+			let bits = truth.map_or(tessera_scoring::bits::FLOOR_BITS, |t| tessera_scoring::bits::token_bits(Some(d), t, top_k, vocab));
+			bits * std::f64::consts::LN_2
+		})
+		.collect()
 }
 
 fn peak_rss_mib() -> f64 {
@@ -113,13 +163,17 @@ async fn measure(args: &Args, documents: usize) -> anyhow::Result<Measurement> {
 	));
 	let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
 	let mut client = tessera_proto::client(channel);
-	let docs: Vec<Vec<u32>> = (0..documents).map(|i| tokens(i as u64 + 1, args.prompt + args.steps, vocab)).collect();
+	let docs = load_documents(args, documents, vocab)?;
 	let (tx, rx) = tokio::sync::mpsc::channel::<EvaluateRequest>(2);
 	let req = signed_stream(&validator, &Hotkey::of(&miner), method::EVALUATE, tokio_stream::wrappers::ReceiverStream::new(rx));
 	let mut answers = client.evaluate(req).await?.into_inner();
-	let expect_step = |resp: Option<tessera_proto::v1::EvaluateResponse>| -> anyhow::Result<usize> {
+	let mut nats = Vec::with_capacity(documents * args.steps);
+	let mut expect_step = |resp: Option<tessera_proto::v1::EvaluateResponse>| -> anyhow::Result<usize> {
 		match resp.and_then(|r| r.msg) {
-			Some(evaluate_response::Msg::Step(s)) => Ok(s.distributions.len()),
+			Some(evaluate_response::Msg::Step(s)) => {
+				nats.extend(step_nats(&s, &docs, args.top_k, vocab));
+				Ok(s.distributions.len())
+			}
 			other => anyhow::bail!("expected a step, got {other:?}"),
 		}
 	};
@@ -150,7 +204,16 @@ async fn measure(args: &Args, documents: usize) -> anyhow::Result<Measurement> {
 	drop(tx);
 	let _ = stop.send(());
 	let _ = server.await;
-	Ok(Measurement { documents, prefill_s, decode_s, scored_tokens: scored, peak_rss_mib: peak_rss_mib() })
+	let mean_nll = nats.iter().sum::<f64>() / nats.len().max(1) as f64;
+	Ok(Measurement {
+		engine: "tessera-miner".into(),
+		documents,
+		prefill_s,
+		decode_s,
+		scored_tokens: scored,
+		mean_nll,
+		peak_rss_mib: peak_rss_mib(),
+	})
 }
 
 fn main() -> anyhow::Result<()> {
@@ -162,37 +225,58 @@ fn main() -> anyhow::Result<()> {
 		return Ok(());
 	}
 	// Fetch the model once before the children run.
-	if args.model.is_none() {
-		model_store::ensure_default_model()?;
+	if args.model.is_none() || args.print_model_path {
+		let path = model_store::ensure_default_model()?;
+		if args.print_model_path {
+			println!("{}", path.display());
+			return Ok(());
+		}
 	}
 	let exe = std::env::current_exe()?;
-	println!(
-		"tessera-miner-bench: {} prefix + {} scored tokens per document, top-{}, device {}, weights {:?}",
-		args.prompt, args.steps, args.top_k, args.device, args.weights
-	);
-	println!("{:>9} {:>11} {:>12} {:>14} {:>15} {:>14}", "documents", "prefill s", "decode s", "scored tok/s", "all-in tok/s", "peak RSS MiB");
+	if !args.json {
+		print_header(&args);
+	}
 	for &b in &args.batches {
 		let mut cmd = Command::new(&exe);
 		cmd.args(["--child", &b.to_string(), "--prompt", &args.prompt.to_string(), "--steps", &args.steps.to_string()])
 			.args(["--top-k", &args.top_k.to_string(), "--device", &args.device])
 			.args(["--weights", args.weights.to_possible_value().expect("no skipped variants").get_name()]);
-		if let Some(m) = &args.model {
-			cmd.arg("--model").arg(m);
+		for (flag, path) in [("--model", &args.model), ("--docs", &args.docs)] {
+			if let Some(p) = path {
+				cmd.arg(flag).arg(p);
+			}
 		}
 		let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running a measurement")?;
 		anyhow::ensure!(out.status.success(), "measurement for {b} documents failed ({})", out.status);
 		let line = String::from_utf8_lossy(&out.stdout);
-		let m: Measurement = serde_json::from_str(line.trim().lines().last().unwrap_or_default())?;
+		let line = line.trim().lines().last().unwrap_or_default();
+		if args.json {
+			println!("{line}");
+			continue;
+		}
+		let m: Measurement = serde_json::from_str(line)?;
 		let decode_tokens = (m.documents * args.steps.saturating_sub(1)) as f64;
 		println!(
-			"{:>9} {:>11.2} {:>12.2} {:>14.1} {:>15.1} {:>14.0}",
+			"{:>9} {:>11.2} {:>12.2} {:>14.1} {:>15.1} {:>10.3} {:>14.0}",
 			m.documents,
 			m.prefill_s,
 			m.decode_s,
 			decode_tokens / m.decode_s,
 			m.scored_tokens as f64 / (m.prefill_s + m.decode_s),
+			m.mean_nll,
 			m.peak_rss_mib
 		);
 	}
 	Ok(())
+}
+
+fn print_header(args: &Args) {
+	println!(
+		"tessera-miner-bench: {} prefix + {} scored tokens per document, top-{}, device {}, weights {:?}",
+		args.prompt, args.steps, args.top_k, args.device, args.weights
+	);
+	println!(
+		"{:>9} {:>11} {:>12} {:>14} {:>15} {:>10} {:>14}",
+		"documents", "prefill s", "decode s", "scored tok/s", "all-in tok/s", "mean NLL", "peak RSS MiB"
+	);
 }

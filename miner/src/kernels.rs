@@ -10,8 +10,14 @@
 //! `d_w * d_x * sum(q_w * q_x)` (+ `m_w * s_x` for Q4_1). Results match candle's within
 //! float summation order.
 //!
+//! At load, each matrix is repacked: block `b` of four consecutive rows is stored
+//! together (scales and minimums as vectors, then the four rows' quants), so a kernel reads
+//! one stream per four rows and loads their scales with one instruction (llama.cpp's
+//! "repacked" layouts follow the same idea). The last `n % 4` rows stay plain.
+//!
 //! Work is split over output rows with rayon; each weight row is read once per call and
-//! dotted with every activation row while it is in cache. [`matmul_many`] multiplies one
+//! dotted with every activation row while it is in cache; pairs of activation rows share
+//! each unpacked Q4_1 block. [`matmul_many`] multiplies one
 //! input by several matrices in one parallel call (the query, key and value projections;
 //! the gate and up projections), quantizing the input once, and writes each result in its
 //! final `[m, n]` layout.
@@ -28,13 +34,14 @@ use rayon::prelude::*;
 
 const BLOCK: usize = 32;
 
-/// Weights of one block type, decoded for fast access.
+/// Weights of one block type, repacked for fast access: groups of four rows, then the
+/// rows that do not fill a group.
 #[derive(Debug, Clone)]
 enum Blocks {
-	/// Q4_1 blocks, row after row.
-	Q4_1(Vec<Q41>),
-	/// Q8_0: per block scale `d`, 32 signed bytes.
-	Q8_0 { d: Vec<f32>, qs: Vec<[i8; 32]> },
+	/// Q4_1: `groups[g * nb + b]` is block `b` of rows `4g..4g + 4`; `tail` row after row.
+	Q4_1 { groups: Vec<Q41x4>, tail: Vec<Q41> },
+	/// Q8_0, laid out the same way.
+	Q8_0 { groups: Vec<Q80x4>, tail: Vec<Q80> },
 }
 
 /// One Q4_1 block with its f16 scale and minimum widened to f32: 16 bytes of nibbles
@@ -45,6 +52,52 @@ pub struct Q41 {
 	d: f32,
 	m: f32,
 	qs: [u8; 16],
+}
+
+/// Block `b` of four consecutive Q4_1 rows.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct Q41x4 {
+	d: [f32; 4],
+	m: [f32; 4],
+	qs: [[u8; 16]; 4],
+}
+
+/// One Q8_0 block: scale widened to f32, 32 signed quants.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct Q80 {
+	d: f32,
+	qs: [i8; 32],
+}
+
+/// Block `b` of four consecutive Q8_0 rows.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct Q80x4 {
+	d: [f32; 4],
+	qs: [[i8; 32]; 4],
+}
+
+/// Splits `rows` rows of `nb` blocks each (`block(i)` decodes block `i`, row-major) into
+/// groups of four rows (block-interleaved) and the remaining rows, decoding each block
+/// once and holding no other copy.
+fn repack<T: Copy, G>(rows: usize, nb: usize, block: impl Fn(usize) -> T, group: impl Fn([T; 4]) -> G) -> (Vec<G>, Vec<T>) {
+	let grouped = rows / 4 * 4;
+	let mut groups = Vec::with_capacity(grouped / 4 * nb);
+	for g in 0..grouped / 4 {
+		for b in 0..nb {
+			groups.push(group([0, 1, 2, 3].map(|t| block((4 * g + t) * nb + b))));
+		}
+	}
+	(groups, (grouped * nb..rows * nb).map(block).collect())
+}
+
+fn check_len(data: &[u8], want: usize) -> candle_core::Result<()> {
+	if data.len() < want {
+		candle_core::bail!("quantized tensor holds {} bytes, its shape needs {want}", data.len());
+	}
+	Ok(())
 }
 
 /// A quantized `[n, k]` weight matrix (`y = x W^T`) for [`QMatrix::forward`].
@@ -95,29 +148,33 @@ impl QMatrix {
 		if k % BLOCK != 0 {
 			return Ok(None);
 		}
+		let nb = k / BLOCK;
 		let data = t.data()?;
 		let blocks = match t.dtype() {
-			GgmlDType::Q4_1 => Blocks::Q4_1(
-				data.chunks_exact(20)
-					.map(|b| {
-						let mut qs = [0u8; 16];
-						qs.copy_from_slice(&b[4..20]);
-						Q41 { d: f16_at(&b[0..2]), m: f16_at(&b[2..4]), qs }
-					})
-					.collect(),
-			),
+			GgmlDType::Q4_1 => {
+				check_len(&data, n * nb * 20)?;
+				let block = |i: usize| {
+					let b = &data[i * 20..(i + 1) * 20];
+					let mut qs = [0u8; 16];
+					qs.copy_from_slice(&b[4..20]);
+					Q41 { d: f16_at(&b[0..2]), m: f16_at(&b[2..4]), qs }
+				};
+				let (groups, tail) =
+					repack(n, nb, block, |r: [Q41; 4]| Q41x4 { d: r.map(|b| b.d), m: r.map(|b| b.m), qs: r.map(|b| b.qs) });
+				Blocks::Q4_1 { groups, tail }
+			}
 			GgmlDType::Q8_0 => {
-				let (d, qs) = data
-					.chunks_exact(34)
-					.map(|b| {
-						let mut q = [0i8; 32];
-						for (dst, &src) in q.iter_mut().zip(&b[2..34]) {
-							*dst = src as i8;
-						}
-						(f16_at(&b[0..2]), q)
-					})
-					.unzip();
-				Blocks::Q8_0 { d, qs }
+				check_len(&data, n * nb * 34)?;
+				let block = |i: usize| {
+					let b = &data[i * 34..(i + 1) * 34];
+					let mut qs = [0i8; 32];
+					for (dst, &src) in qs.iter_mut().zip(&b[2..34]) {
+						*dst = src as i8;
+					}
+					Q80 { d: f16_at(&b[0..2]), qs }
+				};
+				let (groups, tail) = repack(n, nb, block, |r: [Q80; 4]| Q80x4 { d: r.map(|b| b.d), qs: r.map(|b| b.qs) });
+				Blocks::Q8_0 { groups, tail }
 			}
 			_ => return Ok(None),
 		};
@@ -144,46 +201,50 @@ impl QMatrix {
 		Tensor::from_vec(out, out_dims, x.device())
 	}
 
-	/// Weight rows `j..j + 4` against one quantized activation row (AVX2).
-	#[cfg(target_arch = "x86_64")]
-	#[target_feature(enable = "avx2,fma")]
-	unsafe fn dot4_avx2(&self, j: usize, nb: usize, a: &[ActBlock]) -> [f32; 4] {
-		let rows = |t: usize| (j + t) * nb..(j + t + 1) * nb;
-		match &self.blocks {
-			Blocks::Q4_1(w) => avx2::dot4_q4_1([&w[rows(0)], &w[rows(1)], &w[rows(2)], &w[rows(3)]], a),
-			Blocks::Q8_0 { d, qs } => avx2::dot4_q8_0(
-				[&d[rows(0)], &d[rows(1)], &d[rows(2)], &d[rows(3)]],
-				[&qs[rows(0)], &qs[rows(1)], &qs[rows(2)], &qs[rows(3)]],
-				a,
-			),
+	/// Rows in groups of four (the rest are the tail).
+	fn grouped_rows(&self) -> usize {
+		self.n / 4 * 4
+	}
+
+	/// Block `b` of Q4_1 row `j` (any row).
+	fn q41(groups: &[Q41x4], tail: &[Q41], grouped: usize, nb: usize, j: usize, b: usize) -> Q41 {
+		if j < grouped {
+			let g = &groups[(j / 4) * nb + b];
+			let t = j % 4;
+			Q41 { d: g.d[t], m: g.m[t], qs: g.qs[t] }
+		} else {
+			tail[(j - grouped) * nb + b]
 		}
 	}
 
-	#[cfg(not(target_arch = "x86_64"))]
-	unsafe fn dot4_avx2(&self, _j: usize, _nb: usize, _a: &[ActBlock]) -> [f32; 4] {
-		unreachable!("AVX2 is never detected off x86_64")
+	/// Block `b` of Q8_0 row `j` (any row).
+	fn q80(groups: &[Q80x4], tail: &[Q80], grouped: usize, nb: usize, j: usize, b: usize) -> Q80 {
+		if j < grouped {
+			let g = &groups[(j / 4) * nb + b];
+			Q80 { d: g.d[j % 4], qs: g.qs[j % 4] }
+		} else {
+			tail[(j - grouped) * nb + b]
+		}
 	}
 
-	/// Weight row `j` against one quantized activation row.
+	/// Weight row `j` against one quantized activation row: the AVX2 kernel for a tail
+	/// row, the portable one for any row.
 	fn dot_row(&self, j: usize, nb: usize, a: &[ActBlock], avx2: bool) -> f32 {
+		let grouped = self.grouped_rows();
 		match &self.blocks {
-			Blocks::Q4_1(w) => {
-				let w = &w[j * nb..(j + 1) * nb];
-				if avx2 {
+			Blocks::Q4_1 { groups, tail } => {
+				if avx2 && j >= grouped {
 					// SAFETY: AVX2 and FMA were detected at run time.
-					unsafe { avx2::dot_q4_1(w, a) }
-				} else {
-					dot_q4_1(w, a)
+					return unsafe { avx2::dot_q4_1(&tail[(j - grouped) * nb..(j - grouped + 1) * nb], a) };
 				}
+				dot_q4_1((0..nb).map(|b| Self::q41(groups, tail, grouped, nb, j, b)), a)
 			}
-			Blocks::Q8_0 { d, qs } => {
-				let (d, qs) = (&d[j * nb..(j + 1) * nb], &qs[j * nb..(j + 1) * nb]);
-				if avx2 {
+			Blocks::Q8_0 { groups, tail } => {
+				if avx2 && j >= grouped {
 					// SAFETY: AVX2 and FMA were detected at run time.
-					unsafe { avx2::dot_q8_0(d, qs, a) }
-				} else {
-					dot_q8_0(d, qs, a)
+					return unsafe { avx2::dot_q8_0(&tail[(j - grouped) * nb..(j - grouped + 1) * nb], a) };
 				}
+				dot_q8_0((0..nb).map(|b| Self::q80(groups, tail, grouped, nb, j, b)), a)
 			}
 		}
 	}
@@ -205,20 +266,20 @@ impl QMatrix {
 		if j >= self.n || out.len() != self.k {
 			return None;
 		}
-		match &self.blocks {
-			Blocks::Q4_1(w) => {
-				for (b, dst) in w.get(j * nb..(j + 1) * nb)?.iter().zip(out.chunks_exact_mut(BLOCK)) {
-					for (i, &q) in b.qs.iter().enumerate() {
-						dst[i] = f32::from(q & 0x0F) * b.d + b.m;
-						dst[i + 16] = f32::from(q >> 4) * b.d + b.m;
+		let grouped = self.grouped_rows();
+		for (b, dst) in out.chunks_exact_mut(BLOCK).enumerate() {
+			match &self.blocks {
+				Blocks::Q4_1 { groups, tail } => {
+					let q = Self::q41(groups, tail, grouped, nb, j, b);
+					for (i, &v) in q.qs.iter().enumerate() {
+						dst[i] = f32::from(v & 0x0F) * q.d + q.m;
+						dst[i + 16] = f32::from(v >> 4) * q.d + q.m;
 					}
 				}
-			}
-			Blocks::Q8_0 { d, qs } => {
-				let rows = d.get(j * nb..(j + 1) * nb)?.iter().zip(qs.get(j * nb..(j + 1) * nb)?);
-				for ((&d, q), dst) in rows.zip(out.chunks_exact_mut(BLOCK)) {
-					for (v, &q) in dst.iter_mut().zip(q) {
-						*v = f32::from(q) * d;
+				Blocks::Q8_0 { groups, tail } => {
+					let q = Self::q80(groups, tail, grouped, nb, j, b);
+					for (v, &x) in dst.iter_mut().zip(&q.qs) {
+						*v = f32::from(x) * q.d;
 					}
 				}
 			}
@@ -227,46 +288,62 @@ impl QMatrix {
 	}
 
 	/// Rows `first..first + rows` against every activation row, into `out` (the `[m, n]`
-	/// result of this matrix).
+	/// result of this matrix). `first` is a multiple of four, so groups are never split.
 	fn rows_into(&self, first: usize, rows: usize, acts: &[ActBlock], m: usize, out: &OutRows, avx2: bool) {
 		let nb = self.k / BLOCK;
+		let grouped = self.grouped_rows();
 		// Tiles of activation rows, so a long prefill streams each tile through the cache
-		// once per weight chunk instead of the whole activation matrix per weight row.
-		const TILE: usize = 64;
+		// once per weight chunk instead of the whole activation matrix per weight row (16
+		// rows: 11 KB of activations beside the weights in L1).
+		const TILE: usize = 16;
 		for tile in (0..m).step_by(TILE) {
 			let tile = tile..(tile + TILE).min(m);
-			let mut r = 0;
-			// Groups of four rows on the AVX2 path.
-			while avx2 && r + 4 <= rows {
-				let j = first + r;
-				let mut i = tile.start;
-				// Pairs of activation rows share each unpacked Q4_1 weight block.
-				if let Blocks::Q4_1(w) = &self.blocks {
-					let rs = [0, 1, 2, 3].map(|t| &w[(j + t) * nb..(j + t + 1) * nb]);
-					while i + 2 <= tile.end {
-						let a = [&acts[i * nb..(i + 1) * nb], &acts[(i + 1) * nb..(i + 2) * nb]];
-						// SAFETY: AVX2 and FMA were detected at run time.
-						let d = unsafe { avx2::dot4x2_q4_1(rs, a) };
-						out.put4(i, j, d[0]);
-						out.put4(i + 1, j, d[1]);
-						i += 2;
-					}
-				}
-				for i in i..tile.end {
-					let a = &acts[i * nb..(i + 1) * nb];
-					// SAFETY: AVX2 and FMA were detected at run time.
-					let d = unsafe { self.dot4_avx2(j, nb, a) };
-					out.put4(i, j, d);
-				}
-				r += 4;
+			let mut j = first;
+			while avx2 && j + 4 <= (first + rows).min(grouped) {
+				// SAFETY: AVX2 and FMA were detected at run time.
+				unsafe { self.group_avx2(j / 4, nb, acts, tile.clone(), out) };
+				j += 4;
 			}
-			for r in r..rows {
-				let j = first + r;
+			for j in j..first + rows {
 				for i in tile.clone() {
 					out.put(i, j, self.dot_row(j, nb, &acts[i * nb..(i + 1) * nb], avx2));
 				}
 			}
 		}
+	}
+
+	/// Group `g` (rows `4g..4g + 4`) against activation rows `tile` (AVX2).
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn group_avx2(&self, g: usize, nb: usize, acts: &[ActBlock], tile: std::ops::Range<usize>, out: &OutRows) {
+		let act = |i: usize| &acts[i * nb..(i + 1) * nb];
+		let mut i = tile.start;
+		match &self.blocks {
+			Blocks::Q4_1 { groups, .. } => {
+				let w = &groups[g * nb..(g + 1) * nb];
+				// Pairs of activation rows share each unpacked weight block.
+				while i + 2 <= tile.end {
+					let d = avx2::dot4x2_q4_1(w, [act(i), act(i + 1)]);
+					out.put4(i, 4 * g, d[0]);
+					out.put4(i + 1, 4 * g, d[1]);
+					i += 2;
+				}
+				for i in i..tile.end {
+					out.put4(i, 4 * g, avx2::dot4_q4_1(w, act(i)));
+				}
+			}
+			Blocks::Q8_0 { groups, .. } => {
+				let w = &groups[g * nb..(g + 1) * nb];
+				for i in tile {
+					out.put4(i, 4 * g, avx2::dot4_q8_0(w, act(i)));
+				}
+			}
+		}
+	}
+
+	#[cfg(not(target_arch = "x86_64"))]
+	unsafe fn group_avx2(&self, _g: usize, _nb: usize, _acts: &[ActBlock], _tile: std::ops::Range<usize>, _out: &OutRows) {
+		unreachable!("AVX2 is never detected off x86_64")
 	}
 }
 
@@ -351,10 +428,10 @@ fn has_avx2() -> bool {
 	}
 }
 
-/// Portable Q4_1 x Q8_1 dot product (the reference the AVX2 version is tested against).
-fn dot_q4_1(w: &[Q41], a: &[ActBlock]) -> f32 {
+/// Portable Q4_1 x Q8_1 dot product (the reference the AVX2 kernels are tested against).
+fn dot_q4_1(w: impl Iterator<Item = Q41>, a: &[ActBlock]) -> f32 {
 	let mut sum = 0f32;
-	for (w, a) in w.iter().zip(a) {
+	for (w, a) in w.zip(a) {
 		let mut sumi = 0i32;
 		for j in 0..16 {
 			sumi += i32::from(w.qs[j] & 0x0F) * i32::from(a.qs[j]) + i32::from(w.qs[j] >> 4) * i32::from(a.qs[j + 16]);
@@ -365,18 +442,18 @@ fn dot_q4_1(w: &[Q41], a: &[ActBlock]) -> f32 {
 }
 
 /// Portable Q8_0 x Q8_0 dot product.
-fn dot_q8_0(d: &[f32], qs: &[[i8; 32]], a: &[ActBlock]) -> f32 {
+fn dot_q8_0(w: impl Iterator<Item = Q80>, a: &[ActBlock]) -> f32 {
 	let mut sum = 0f32;
-	for ((d, q), a) in d.iter().zip(qs).zip(a) {
-		let sumi: i32 = q.iter().zip(&a.qs).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum();
-		sum += d * a.d * sumi as f32;
+	for (w, a) in w.zip(a) {
+		let sumi: i32 = w.qs.iter().zip(&a.qs).map(|(&q, &x)| i32::from(q) * i32::from(x)).sum();
+		sum += w.d * a.d * sumi as f32;
 	}
 	sum
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-	use super::{ActBlock, Q41};
+	use super::{ActBlock, Q41x4, Q80x4, Q41, Q80};
 	use std::arch::x86_64::*;
 
 	#[target_feature(enable = "avx2,fma")]
@@ -389,123 +466,114 @@ mod avx2 {
 		_mm_cvtss_f32(s)
 	}
 
-	/// Q4_1 x Q8_1 (GGML's `ggml_vec_dot_q4_1_q8_1`, AVX2 path).
+	/// The 32 quants of a Q4_1 block as bytes (low nibbles are elements 0..16).
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn unpack_q4(qs: &[u8; 16]) -> __m256i {
+		let packed = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+		_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F))
+	}
+
+	/// `sum(qw * qx)` in eight i32 lanes, as f32 (`qw` unsigned, `qx` signed).
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn dot_bytes(qw: __m256i, qx: __m256i) -> __m256 {
+		_mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qw, qx), _mm256_set1_epi16(1)))
+	}
+
+	/// `sum(qw * qx)` of two signed byte vectors, as f32 (`|w| * (x * sign(w))`).
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn dot_signed_bytes(qw: __m256i, qx: __m256i) -> __m256 {
+		dot_bytes(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw))
+	}
+
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn load(qs: &[i8; 32]) -> __m256i {
+		_mm256_loadu_si256(qs.as_ptr() as *const __m256i)
+	}
+
+	/// One Q4_1 row against one Q8_1 row (GGML's `ggml_vec_dot_q4_1_q8_1`, AVX2 path).
 	#[target_feature(enable = "avx2,fma")]
 	pub unsafe fn dot_q4_1(w: &[Q41], a: &[ActBlock]) -> f32 {
 		let mut acc = _mm256_setzero_ps();
 		let mut summs = 0f32;
-		let low = _mm256_set1_epi8(0x0F);
-		let ones = _mm256_set1_epi16(1);
 		for (w, a) in w.iter().zip(a) {
-			// Fused, as the four-row kernel does it, so both give the same bits.
 			summs = w.m.mul_add(a.s, summs);
-			let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
-			// Low nibbles are elements 0..16, high nibbles 16..32.
-			let bytes = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-			let qw = _mm256_and_si256(bytes, low);
-			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
-			let pairs = _mm256_maddubs_epi16(qw, qx);
-			let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-			acc = _mm256_fmadd_ps(_mm256_set1_ps(w.d * a.d), sums, acc);
+			acc = _mm256_fmadd_ps(_mm256_set1_ps(w.d * a.d), dot_bytes(unpack_q4(&w.qs), load(&a.qs)), acc);
 		}
 		hsum(acc) + summs
 	}
 
-	/// Four Q4_1 rows against one Q8_1 row at once: the activation block is loaded once
-	/// and four independent accumulators keep the FMA pipeline busy.
+	/// A group of four Q4_1 rows against one Q8_1 row: one stream of weights, the scales
+	/// and minimums of the four rows loaded as vectors.
 	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot4_q4_1(w: [&[Q41]; 4], a: &[ActBlock]) -> [f32; 4] {
+	pub unsafe fn dot4_q4_1(w: &[Q41x4], a: &[ActBlock]) -> [f32; 4] {
 		let mut acc = [_mm256_setzero_ps(); 4];
 		let mut summs = _mm_setzero_ps();
-		let low = _mm256_set1_epi8(0x0F);
-		let ones = _mm256_set1_epi16(1);
-		let blocks = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(a);
-		for ((((w0, w1), w2), w3), a) in blocks {
-			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
-			let ad = _mm_set1_ps(a.d);
-			summs = _mm_fmadd_ps(_mm_set_ps(w3.m, w2.m, w1.m, w0.m), _mm_set1_ps(a.s), summs);
-			let mut scales = [0f32; 4];
-			_mm_storeu_ps(scales.as_mut_ptr(), _mm_mul_ps(_mm_set_ps(w3.d, w2.d, w1.d, w0.d), ad));
-			for (r, w) in [w0, w1, w2, w3].into_iter().enumerate() {
-				let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
-				let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
-				let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qw, qx), ones));
-				acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(scales[r]), sums, acc[r]);
+		for (w, a) in w.iter().zip(a) {
+			let qx = load(&a.qs);
+			let ad = _mm256_set1_ps(a.d);
+			summs = _mm_fmadd_ps(_mm_loadu_ps(w.m.as_ptr()), _mm_set1_ps(a.s), summs);
+			for r in 0..4 {
+				let scale = _mm256_mul_ps(_mm256_set1_ps(w.d[r]), ad);
+				acc[r] = _mm256_fmadd_ps(scale, dot_bytes(unpack_q4(&w.qs[r]), qx), acc[r]);
 			}
 		}
 		let mut m = [0f32; 4];
 		_mm_storeu_ps(m.as_mut_ptr(), summs);
-		[hsum(acc[0]) + m[0], hsum(acc[1]) + m[1], hsum(acc[2]) + m[2], hsum(acc[3]) + m[3]]
+		[0, 1, 2, 3].map(|r| hsum(acc[r]) + m[r])
 	}
 
-	/// Four Q8_0 rows against one Q8_0 row at once (the activation block loaded once).
+	/// A group of four Q4_1 rows against two Q8_1 rows: each weight block is unpacked once
+	/// for both. Every (row, activation) pair goes through the same operations in the same
+	/// order as in [`dot4_q4_1`], so the two give the same bits (answers do not depend on
+	/// how documents pair up in a batch).
 	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot4_q8_0(d: [&[f32]; 4], qs: [&[[i8; 32]]; 4], a: &[ActBlock]) -> [f32; 4] {
-		let mut acc = [_mm256_setzero_ps(); 4];
-		let ones = _mm256_set1_epi16(1);
-		for (b, a) in a.iter().enumerate() {
-			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
-			for r in 0..4 {
-				let qw = _mm256_loadu_si256(qs[r][b].as_ptr() as *const __m256i);
-				let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-				let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-				acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d[r][b] * a.d), sums, acc[r]);
-			}
-		}
-		[hsum(acc[0]), hsum(acc[1]), hsum(acc[2]), hsum(acc[3])]
-	}
-
-	/// Four Q4_1 rows against two Q8_1 rows: each weight block is unpacked once for both
-	/// activation rows. Every (row, activation) pair goes through the same operations in
-	/// the same order as in [`dot4_q4_1`], so the two give the same bits.
-	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot4x2_q4_1(w: [&[Q41]; 4], a: [&[ActBlock]; 2]) -> [[f32; 4]; 2] {
+	pub unsafe fn dot4x2_q4_1(w: &[Q41x4], a: [&[ActBlock]; 2]) -> [[f32; 4]; 2] {
 		let mut acc = [[_mm256_setzero_ps(); 4]; 2];
 		let mut summs = [_mm_setzero_ps(); 2];
-		let low = _mm256_set1_epi8(0x0F);
-		let ones = _mm256_set1_epi16(1);
-		let blocks = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(a[0]).zip(a[1]);
-		for (((((w0, w1), w2), w3), a0), a1) in blocks {
-			let qx = [_mm256_loadu_si256(a0.qs.as_ptr() as *const __m256i), _mm256_loadu_si256(a1.qs.as_ptr() as *const __m256i)];
-			let mins = _mm_set_ps(w3.m, w2.m, w1.m, w0.m);
+		for ((w, a0), a1) in w.iter().zip(a[0]).zip(a[1]) {
+			let qx = [load(&a0.qs), load(&a1.qs)];
+			let ad = [_mm256_set1_ps(a0.d), _mm256_set1_ps(a1.d)];
+			let mins = _mm_loadu_ps(w.m.as_ptr());
 			summs[0] = _mm_fmadd_ps(mins, _mm_set1_ps(a0.s), summs[0]);
 			summs[1] = _mm_fmadd_ps(mins, _mm_set1_ps(a1.s), summs[1]);
-			let ad = [_mm256_set1_ps(a0.d), _mm256_set1_ps(a1.d)];
-			for (r, w) in [w0, w1, w2, w3].into_iter().enumerate() {
-				let packed = _mm_loadu_si128(w.qs.as_ptr() as *const __m128i);
-				let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
-				let wd = _mm256_set1_ps(w.d);
+			for r in 0..4 {
+				let qw = unpack_q4(&w.qs[r]);
+				let wd = _mm256_set1_ps(w.d[r]);
 				for i in 0..2 {
-					let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qw, qx[i]), ones));
-					acc[i][r] = _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[i]), sums, acc[i][r]);
+					acc[i][r] = _mm256_fmadd_ps(_mm256_mul_ps(wd, ad[i]), dot_bytes(qw, qx[i]), acc[i][r]);
 				}
 			}
 		}
-		let mut out = [[0f32; 4]; 2];
-		for i in 0..2 {
+		[0, 1].map(|i| {
 			let mut m = [0f32; 4];
 			_mm_storeu_ps(m.as_mut_ptr(), summs[i]);
-			for r in 0..4 {
-				out[i][r] = hsum(acc[i][r]) + m[r];
-			}
-		}
-		out
+			[0, 1, 2, 3].map(|r| hsum(acc[i][r]) + m[r])
+		})
 	}
 
-	/// Q8_0 x Q8_0 (GGML's `ggml_vec_dot_q8_0_q8_0`, AVX2 path).
+	/// One Q8_0 row against one Q8_0 row (GGML's `ggml_vec_dot_q8_0_q8_0`, AVX2 path).
 	#[target_feature(enable = "avx2,fma")]
-	pub unsafe fn dot_q8_0(d: &[f32], qs: &[[i8; 32]], a: &[ActBlock]) -> f32 {
+	pub unsafe fn dot_q8_0(w: &[Q80], a: &[ActBlock]) -> f32 {
 		let mut acc = _mm256_setzero_ps();
-		let ones = _mm256_set1_epi16(1);
-		for ((d, q), a) in d.iter().zip(qs).zip(a) {
-			let qw = _mm256_loadu_si256(q.as_ptr() as *const __m256i);
-			let qx = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
-			// |w| * (x * sign(w)): unsigned x signed pairs, as maddubs needs.
-			let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-			let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-			acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), sums, acc);
+		for (w, a) in w.iter().zip(a) {
+			acc = _mm256_fmadd_ps(_mm256_set1_ps(w.d * a.d), dot_signed_bytes(load(&w.qs), load(&a.qs)), acc);
 		}
 		hsum(acc)
+	}
+
+	/// A group of four Q8_0 rows against one Q8_0 row.
+	#[target_feature(enable = "avx2,fma")]
+	pub unsafe fn dot4_q8_0(w: &[Q80x4], a: &[ActBlock]) -> [f32; 4] {
+		let mut acc = [_mm256_setzero_ps(); 4];
+		for (w, a) in w.iter().zip(a) {
+			let qx = load(&a.qs);
+			let ad = _mm256_set1_ps(a.d);
+			for r in 0..4 {
+				let scale = _mm256_mul_ps(_mm256_set1_ps(w.d[r]), ad);
+				acc[r] = _mm256_fmadd_ps(scale, dot_signed_bytes(load(&w.qs[r]), qx), acc[r]);
+			}
+		}
+		[0, 1, 2, 3].map(|r| hsum(acc[r]))
 	}
 }
 
@@ -541,32 +609,38 @@ mod tests {
 		if !has_avx2() {
 			return;
 		}
-		// 7 blocks per row (an odd count), 8 rows: two four-row groups.
-		let (n, k) = (8, 7 * BLOCK);
-		let acts = quantize_rows(&sample(k, 3), k, 1);
-		let acts2 = quantize_rows(&sample(k, 4), k, 1);
+		// 7 blocks per row (an odd count), 10 rows: two groups of four and two tail rows.
+		let (n, k) = (10, 7 * BLOCK);
+		let nb = k / BLOCK;
+		let acts = quantize_rows(&sample(2 * k, 3), k, 2);
+		let (a0, a1) = (&acts[..nb], &acts[nb..]);
 		let w = Tensor::from_vec(sample(n * k, 5), (n, k), &Device::Cpu).unwrap();
 		for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
 			let m = QMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap()).unwrap().unwrap();
-			let nb = k / BLOCK;
-			for group in [0, 4] {
+			assert_eq!(m.grouped_rows(), 8);
+			for g in 0..2 {
 				// SAFETY: AVX2 detected above.
-				let four = unsafe { m.dot4_avx2(group, nb, &acts) };
-				if let Blocks::Q4_1(w) = &m.blocks {
-					let rs = [0, 1, 2, 3].map(|t| &w[(group + t) * nb..(group + t + 1) * nb]);
-					// SAFETY: AVX2 detected above.
-					let pair = unsafe { avx2::dot4x2_q4_1(rs, [&acts2[..nb], &acts]) };
-					assert_eq!(pair[1].map(f32::to_bits), four.map(f32::to_bits), "4x2 kernel differs from the 4-row one");
-					// SAFETY: AVX2 detected above.
-					let first = unsafe { avx2::dot4_q4_1(rs, &acts2[..nb]) };
-					assert_eq!(pair[0].map(f32::to_bits), first.map(f32::to_bits));
-				}
+				let four = unsafe {
+					match &m.blocks {
+						Blocks::Q4_1 { groups, .. } => {
+							let w = &groups[g * nb..(g + 1) * nb];
+							let pair = avx2::dot4x2_q4_1(w, [a0, a1]);
+							let (first, second) = (avx2::dot4_q4_1(w, a0), avx2::dot4_q4_1(w, a1));
+							assert_eq!(pair[0].map(f32::to_bits), first.map(f32::to_bits), "4x2 kernel differs from 4x1");
+							assert_eq!(pair[1].map(f32::to_bits), second.map(f32::to_bits), "4x2 kernel differs from 4x1");
+							first
+						}
+						Blocks::Q8_0 { groups, .. } => avx2::dot4_q8_0(&groups[g * nb..(g + 1) * nb], a0),
+					}
+				};
 				for (t, v) in four.into_iter().enumerate() {
-					let single = m.dot_row(group + t, nb, &acts, true);
-					let portable = m.dot_row(group + t, nb, &acts, false);
-					assert_eq!(v.to_bits(), single.to_bits(), "{dtype:?} row {}: 4-row {v} vs 1-row {single}", group + t);
-					assert!((single - portable).abs() <= 1e-4 * (1.0 + portable.abs()), "{dtype:?}: {single} vs {portable}");
+					let portable = m.dot_row(4 * g + t, nb, a0, false);
+					assert!((v - portable).abs() <= 1e-4 * (1.0 + portable.abs()), "{dtype:?} row {}: {v} vs {portable}", 4 * g + t);
 				}
+			}
+			for j in 8..10 {
+				let (fast, portable) = (m.dot_row(j, nb, a0, true), m.dot_row(j, nb, a0, false));
+				assert!((fast - portable).abs() <= 1e-4 * (1.0 + portable.abs()), "{dtype:?} tail row {j}: {fast} vs {portable}");
 			}
 		}
 	}

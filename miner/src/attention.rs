@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::has_avx2;
+
 /// One sequence's part of a batch: `len` new tokens at positions `past..past + len`,
 /// whose keys and values are already in the caches.
 pub struct SeqAttention<'a> {
@@ -86,17 +88,6 @@ fn attend_group(q: &[f32], start: usize, s: &SeqAttention<'_>, kv: usize, shape:
 #[target_feature(enable = "avx2,fma")]
 unsafe fn attend_group_avx2(q: &[f32], start: usize, s: &SeqAttention<'_>, kv: usize, shape: Heads, out: &mut [f32]) {
 	attend_group(q, start, s, kv, shape, out)
-}
-
-fn has_avx2() -> bool {
-	#[cfg(target_arch = "x86_64")]
-	{
-		std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-	}
-	#[cfg(not(target_arch = "x86_64"))]
-	{
-		false
-	}
 }
 
 /// Causal softmax attention. `q` is `[tokens, heads, head_dim]` (already scaled and

@@ -417,7 +417,8 @@ pub fn matmul_many(mats: &[&QMatrix], x: &[f32], m: usize) -> Vec<Vec<f32>> {
 	outs
 }
 
-fn has_avx2() -> bool {
+/// Whether this CPU has AVX2 and FMA (the SIMD paths of this crate need both).
+pub(crate) fn has_avx2() -> bool {
 	#[cfg(target_arch = "x86_64")]
 	{
 		std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")

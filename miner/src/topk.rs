@@ -127,7 +127,7 @@ unsafe fn sum_exp_avx2(logits: &[f32], max: f32) -> f64 {
 
 fn sum_exp(logits: &[f32], max: f32) -> f64 {
 	#[cfg(target_arch = "x86_64")]
-	if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+	if crate::kernels::has_avx2() {
 		// SAFETY: AVX2 and FMA were detected at run time.
 		return unsafe { sum_exp_avx2(logits, max) };
 	}

@@ -296,6 +296,7 @@ pub struct Llama {
 	blocks: Vec<Block>,
 	norm: Tensor,
 	output: Linear,
+	/// RoPE tables on a GPU (empty on the CPU, which reads `host`).
 	cos: Tensor,
 	sin: Tensor,
 }
@@ -425,10 +426,17 @@ impl Llama {
 				ffn_norm,
 			});
 		}
-		let (cos, sin) = rope_tables(&cfg, device)?;
-		let flat = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>());
+		let (mut cos, mut sin) = rope_tables(&cfg, device)?;
+		// The CPU pass reads its own copies of the RoPE tables; each tensor is dropped as
+		// soon as it is copied, so no more than three tables are ever held (what
+		// `load_footprint` counts).
+		let take = |t: &mut Tensor| -> candle_core::Result<Vec<f32>> {
+			let host = t.flatten_all()?.to_vec1::<f32>()?;
+			*t = Tensor::zeros(0, DType::F32, device)?;
+			Ok(host)
+		};
 		let host = match host_embedding {
-			Some(embedding) => Some(HostTables { embedding, norm: norm.to_vec1()?, cos: flat(&cos)?, sin: flat(&sin)? }),
+			Some(embedding) => Some(HostTables { embedding, norm: norm.to_vec1()?, cos: take(&mut cos)?, sin: take(&mut sin)? }),
 			None => None,
 		};
 		Ok(Self { output: Linear::new(output, weights, device)?, cfg, device: device.clone(), embedding, host, blocks, norm, cos, sin })

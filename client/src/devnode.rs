@@ -103,6 +103,14 @@ impl DevNode {
 		lines[lines.len().saturating_sub(40)..].join("\n")
 	}
 
+	/// Kill the node at once (SIGKILL: no shutdown, no flush), as a crash or `kill -9`.
+	pub fn kill(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
 	/// Stop gracefully (SIGINT), waiting at most 30 s before killing.
 	pub fn stop(&mut self) {
 		let Some(mut child) = self.child.take() else { return };

@@ -16,7 +16,8 @@
 //!   reported neurons' bonds;
 //! - [`evidence`]: the fraud evidence the runtime checks (the miner's step signature);
 //! - [`address`]: which axon addresses are global;
-//! - [`metagraph`]: the `TesseraApi` runtime API and its one-call metagraph.
+//! - [`metagraph`]: the `TesseraApi` runtime API and its one-call metagraph;
+//! - `invariants` (tests and try-runtime): the storage invariants `try_state` checks.
 //!
 //! Every call is weighed by [`weights_info::WeightInfo`]; no call loops over more than
 //! `max_allowed_uids` items, which is bounded by [`Config::MaxAllowedUidsLimit`].
@@ -33,6 +34,8 @@ pub mod escrow;
 pub mod evidence;
 pub mod feeless;
 pub mod fraud;
+#[cfg(any(test, feature = "try-runtime"))]
+pub mod invariants;
 pub mod metagraph;
 pub mod migrations;
 pub mod registration;
@@ -665,6 +668,11 @@ pub mod pallet {
 				.saturating_add(Self::accrue_emission())
 				.saturating_add(Self::run_scheduled_epochs(now))
 				.saturating_add(Self::sweep_escrows(now))
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
 		}
 
 		#[cfg(feature = "std")]

@@ -6,7 +6,10 @@
 //! price; rewards are minted into the pallet's pot and raise `V`, so every nominator's
 //! position grows pro rata in O(1). Withdrawals release held principal first and pay the
 //! rest from the pot. Rounding always favours the pool (shares minted down, burned up,
-//! values rounded down), so the pot can never owe more than it holds.
+//! values rounded down); the dust a staker loses that way raises the other positions'
+//! value, so it moves from the staker's hold to the pot ([`Pallet::settle_principal`]):
+//! no position's principal is above its value, and the pot holds every reward any
+//! nominator can withdraw, in any order (checked by `invariants` and the fuzz tests).
 
 use crate::*;
 use alloc::vec::Vec;
@@ -15,7 +18,7 @@ use frame_support::{
 	pallet_prelude::*,
 	traits::{
 		fungible::{Inspect, InspectHold, Mutate, MutateHold},
-		tokens::{Fortitude, Precision, Preservation},
+		tokens::{Fortitude, Precision, Preservation, Restriction},
 	},
 };
 use sp_arithmetic::{helpers_128bit::multiply_by_rational_with_rounding, Rounding};
@@ -80,14 +83,14 @@ impl<T: Config> Pallet<T> {
 		T::Currency::hold(&HoldReason::Staked.into(), &coldkey, amount)
 			.map_err(|_| Error::<T>::NotEnoughBalanceToStake)?;
 
-		Stake::<T>::mutate(&hotkey, &coldkey, |p| {
-			if p.is_none() {
-				StakingHotkeys::<T>::insert(&coldkey, &hotkey, ());
-			}
-			let p = p.get_or_insert_with(Default::default);
-			p.shares = p.shares.saturating_add(shares);
-			p.principal = p.principal.saturating_add(amount);
+		let mut position = Stake::<T>::get(&hotkey, &coldkey).unwrap_or_else(|| {
+			StakingHotkeys::<T>::insert(&coldkey, &hotkey, ());
+			Default::default()
 		});
+		position.shares = position.shares.saturating_add(shares);
+		position.principal = position.principal.saturating_add(amount);
+		Self::settle_principal(&coldkey, &mut position, new_value, new_total_shares)?;
+		Stake::<T>::insert(&hotkey, &coldkey, position);
 		TotalHotkeyStake::<T>::insert(&hotkey, new_value);
 		TotalHotkeyShares::<T>::insert(&hotkey, new_total_shares);
 		TotalStake::<T>::mutate(|t| *t = t.saturating_add(amount));
@@ -134,28 +137,46 @@ impl<T: Config> Pallet<T> {
 		}
 		position.principal -= release;
 		position.shares -= shares;
+		let (new_value, new_total_shares) = (value.saturating_sub(amount), total_shares.saturating_sub(shares));
+		Self::settle_principal(&coldkey, &mut position, new_value, new_total_shares)?;
 
 		if position.shares == 0 {
-			// The position is closed. Principal still held here was lost by the pool
-			// (e.g. a slash): burn it so holds and issuance stay consistent.
-			if position.principal > 0 {
-				T::Currency::burn_held(
-					&reason,
-					&coldkey,
-					position.principal,
-					Precision::BestEffort,
-					Fortitude::Force,
-				)?;
-			}
 			Stake::<T>::remove(&hotkey, &coldkey);
 			StakingHotkeys::<T>::remove(&coldkey, &hotkey);
 		} else {
 			Stake::<T>::insert(&hotkey, &coldkey, position);
 		}
-		TotalHotkeyStake::<T>::insert(&hotkey, value.saturating_sub(amount));
-		TotalHotkeyShares::<T>::insert(&hotkey, total_shares.saturating_sub(shares));
+		TotalHotkeyStake::<T>::insert(&hotkey, new_value);
+		TotalHotkeyShares::<T>::insert(&hotkey, new_total_shares);
 		TotalStake::<T>::mutate(|t| *t = t.saturating_sub(amount));
 		Self::deposit_event(Event::StakeRemoved { coldkey, hotkey, amount, shares });
+		Ok(())
+	}
+
+	/// Keeps `position`'s principal at most its value in a pool worth `value` with
+	/// `total_shares` shares: the excess (rounding dust, or everything held for a closed
+	/// position) is the other positions' value now, so it moves from `coldkey`'s hold to
+	/// the pot that pays their rewards.
+	fn settle_principal(
+		coldkey: &T::AccountId,
+		position: &mut StakePosition,
+		value: Balance,
+		total_shares: u128,
+	) -> DispatchResult {
+		let worth = value_of_shares(position.shares, value, total_shares);
+		let excess = position.principal.saturating_sub(worth);
+		if excess > 0 {
+			T::Currency::transfer_on_hold(
+				&HoldReason::Staked.into(),
+				coldkey,
+				&Self::pot_account(),
+				excess,
+				Precision::Exact,
+				Restriction::Free,
+				Fortitude::Force,
+			)?;
+			position.principal = worth;
+		}
 		Ok(())
 	}
 

@@ -12,6 +12,7 @@ mod address;
 mod attacks;
 mod feeless;
 mod fraud;
+mod fuzz;
 
 const NET: NetUid = 1;
 
@@ -437,6 +438,36 @@ fn stake_round_trip_without_rewards_returns_principal() {
 		assert_eq!(TotalHotkeyStake::<Test>::get(11), 0);
 		assert_eq!(TotalHotkeyShares::<Test>::get(11), 0);
 		assert_eq!(TotalStake::<Test>::get(), 0);
+	});
+}
+
+/// Found by the fuzz tests: shares minted at a price that does not divide the stake left
+/// the new position worth a little less than its principal, and the other positions that
+/// little more, which the pot did not hold, so the last withdrawals could fail with
+/// `RewardPotInsufficient`. The dust now moves from the new staker's hold to the pot.
+#[test]
+fn rounding_dust_of_a_stake_backs_the_other_positions() {
+	new_test_ext().execute_with(|| {
+		register(1, 11);
+		assert_ok!(Tessera::add_stake(origin(2), 11, 3_000));
+		assert_ok!(Tessera::reward_pool(&11, 1_001).map(|_| ()));
+		// 7 777 at a price of (3 000 + 1 001 - take) / 3 000 + owner shares: not a whole number.
+		assert_ok!(Tessera::add_stake(origin(3), 11, 7_777));
+		let position = Stake::<Test>::get(11, 3).unwrap();
+		let worth = Tessera::stake_value(&11, &3);
+		assert!(worth < 7_777, "the price does not divide the stake: {worth}");
+		assert_eq!(position.principal, worth, "the principal is what the position is worth");
+		assert_eq!(held(3), worth);
+		assert_eq!(free(3), INITIAL - 7_777);
+		Tessera::do_try_state().unwrap();
+		// Everybody withdraws everything, the owner first: the pot pays every reward.
+		for who in [1, 2, 3] {
+			let value = Tessera::stake_value(&11, &who);
+			assert_ok!(Tessera::remove_stake(origin(who), 11, value));
+			Tessera::do_try_state().unwrap();
+		}
+		assert_eq!(held(3), 0);
+		assert!(free(Tessera::pot_account()) >= ED);
 	});
 }
 

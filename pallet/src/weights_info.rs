@@ -89,8 +89,9 @@ impl WeightInfo for SubstrateWeight {
 		compute(0).saturating_add(db(5, 2))
 	}
 	fn add_stake() -> Weight {
-		// ... and the `StakingHotkeys` index entry of a new position.
-		compute(0).saturating_add(db(6, 7))
+		// ... and the `StakingHotkeys` index entry of a new position, and the pot's account
+		// (rounding dust moved from the hold, `settle_principal`).
+		compute(0).saturating_add(db(7, 8))
 	}
 	fn remove_stake() -> Weight {
 		// ... and the index entry of a position withdrawn to zero.

@@ -258,7 +258,8 @@ pub struct AuditArgs {
 	/// Largest median per-position mean |Δ logprob| (nats) of an honest miner.
 	#[arg(long, default_value_t = Tolerance::default().median_mean_abs)]
 	pub audit_median_nats: f32,
-	/// Largest |Δ logprob| (nats) of any listed token of an honest miner.
+	/// Largest |Δ logprob| (nats) of an honest miner's token at the level of the model's
+	/// best; it grows by this much for every `GAP_SCALE` (8) nats a token lies below it.
 	#[arg(long, default_value_t = Tolerance::default().max_abs)]
 	pub audit_max_nats: f32,
 	/// Largest |Δ| between an honest tail mass and the model's unlisted mass.

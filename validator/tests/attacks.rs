@@ -373,3 +373,87 @@ async fn attack_10_rewritten_reveals_are_told_apart_and_tls_stops_them() {
 		miner.stop().await;
 	}
 }
+
+/// Attack 11: miners whose answers are not what the protocol lets through, each beside an
+/// honest miner with the same model in one round. Answers that are not distributions
+/// (more than probability 1, an id listed twice, a logprob above 0 or NaN) score the
+/// floor on every token; a tail that does not add up (half what the model leaves
+/// unlisted) scores at best what the honest miner does; answers for a document the
+/// validator did not ask about, and steps replayed with the honest miner's signatures,
+/// end the stream as protocol errors and score the floor. None scores better than the
+/// honest miner on any token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_11_broken_foreign_and_replayed_answers_never_beat_an_honest_miner() {
+	use tessera_scoring::FLOOR_BITS;
+	let (tok, _) = common::tokenizer();
+	let (file, model) = default_model();
+	let honest_key = key("Honest11");
+	let lies = [
+		Lie::None,
+		Lie::MassAboveOne,
+		Lie::RepeatedIds,
+		Lie::PositiveLogprob,
+		Lie::NotANumber,
+		Lie::TailShort,
+		Lie::OtherDocs,
+		Lie::None,
+	];
+	let replay = lies.len() - 1;
+	let mut miners = Vec::new();
+	for (i, lie) in lies.iter().enumerate() {
+		let mut plan = Plan { lie: *lie, ..Plan::honest(file.clone(), model.clone()) };
+		if i == replay {
+			plan.sign_as = Some(Arc::new(honest_key.clone()));
+		}
+		let k = if i == 0 { honest_key.clone() } else { key(&format!("Answers{i}")) };
+		miners.push(AdversaryMiner::start(&k, &tok, plan).await);
+	}
+	let targets: Vec<MinerTarget> = miners.iter().enumerate().map(|(i, m)| m.target(i as u16, 1)).collect();
+	let result = round(&tok, &targets, 3, 8, 0).await;
+	let honest = result.bits.row(0);
+	assert_eq!(result.miners[0].outcome, Outcome::Completed);
+	assert!(honest.iter().all(|&b| b < FLOOR_BITS), "the honest miner is scored: {honest:?}");
+	for (i, lie) in lies.iter().enumerate().skip(1) {
+		let row = result.bits.row(i);
+		let outcome = &result.miners[i].outcome;
+		println!("{lie:?}{}: {outcome}, {:.1} bits against the honest {:.1}", if i == replay { " (replayed)" } else { "" }, row.sum(), honest.sum());
+		assert!(row.iter().zip(honest.iter()).all(|(b, h)| *b >= *h - 1e-9), "{lie:?} beat the honest miner on a token: {row:?}");
+		match (i, lie) {
+			(_, Lie::MassAboveOne | Lie::RepeatedIds | Lie::PositiveLogprob | Lie::NotANumber) => {
+				assert_eq!(outcome, &Outcome::Completed, "{lie:?}");
+				assert!(row.iter().all(|&b| b == FLOOR_BITS), "{lie:?}: not every token at the floor: {row:?}");
+			},
+			(_, Lie::TailShort) => assert_eq!(outcome, &Outcome::Completed),
+			_ => {
+				assert!(matches!(outcome, Outcome::ProtocolError { step: 0, .. }), "{lie:?} (miner {i}): {outcome}");
+				assert!(row.iter().all(|&b| b == FLOOR_BITS), "{lie:?}: not every token at the floor: {row:?}");
+			},
+		}
+	}
+}
+
+/// Attack 12: a miner that answers with its committed model on some rounds and with
+/// another (here a weak random model) on the others. Audits sample each round's
+/// answers: the rounds served by the other model fail with signed evidence to report,
+/// the others pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_12_another_model_on_some_rounds_fails_those_rounds_audits() {
+	let (tok, ct) = common::tokenizer();
+	let dir = tempfile::tempdir().unwrap();
+	let weak = Arc::new(Llama::load_gguf(&common::weak_model(dir.path(), &ct), &Device::Cpu, WeightFormat::Auto).unwrap());
+	let (file, model) = default_model();
+	let plan = Plan { switch: Some((weak, 2)), ..Plan::honest(file, model) };
+	let miner = AdversaryMiner::start(&key("Switch"), &tok, plan).await;
+	let cache = tempfile::tempdir().unwrap();
+	let mut audits = pipeline(cache.path(), FetchLimits::default(), &tok);
+	for round_index in 0..3 {
+		let result = round(&tok, &[miner.target(0, 1)], 2, 4, 4).await;
+		let verdict = &audit_all(&mut audits, &result).await[&0].verdict;
+		println!("round {round_index}: {verdict:?}");
+		match (round_index % 2, verdict) {
+			(0, Verdict::Failed { evidence: Some(e), report: true, .. }) => e.verify().expect("the evidence holds on its own"),
+			(1, Verdict::Passed(r)) => assert_eq!(r.checks.len(), 4),
+			(_, v) => panic!("round {round_index}: {v:?}"),
+		}
+	}
+}

@@ -56,13 +56,14 @@ fn summary(name: &str, checks: &[PositionCheck]) {
 	let mut moved: Vec<f32> = checks.iter().map(|c| c.moved).collect();
 	moved.sort_by(f32::total_cmp);
 	println!(
-		"{name}: {} positions, per-position mean |dlogprob| median {:.4} p90 {:.4} max {:.4}; worst token {:.4}; \
-		 worst tail {:.4}; moved median {:.4} worst {:.4}; worst rank gap {:.4}",
+		"{name}: {} positions, per-position mean |dlogprob| median {:.4} p90 {:.4} max {:.4}; worst token {:.4} \
+		 (scaled by its gap to the best {:.4}); worst tail {:.4}; moved median {:.4} worst {:.4}; worst rank gap {:.4}",
 		checks.len(),
 		means[means.len() / 2],
 		means[means.len() * 9 / 10],
 		means[means.len() - 1],
 		worst(|c| c.max_abs),
+		worst(|c| c.scaled_abs),
 		worst(|c| c.tail_abs),
 		moved[moved.len() / 2],
 		worst(|c| c.moved),

@@ -50,6 +50,19 @@ pub enum Lie {
 	MoveMass,
 	/// No model at all: every answer uniform (all mass in the tail).
 	Uniform,
+	/// The model's answers with the tail raised to 1: more than probability 1 in all.
+	MassAboveOne,
+	/// The second listed token replaced by the first (an id listed twice).
+	RepeatedIds,
+	/// The top token at logprob +0.5 (a probability above 1).
+	PositiveLogprob,
+	/// The top token's logprob NaN.
+	NotANumber,
+	/// Listed tokens exact, the tail claimed at half of what the model leaves unlisted
+	/// (the answer adds up to less than 1).
+	TailShort,
+	/// The first distribution names a document the validator did not ask about.
+	OtherDocs,
 }
 
 /// How the miner answers `FetchModel`.
@@ -81,17 +94,23 @@ pub struct Plan {
 	pub refuse: (usize, usize),
 	/// Wait before every answer.
 	pub delay: Duration,
+	/// Sign steps with this key instead of the miner's own (answers replayed with another
+	/// miner's signatures).
+	pub sign_as: Option<Arc<Keypair>>,
+	/// Answer with this model instead on rounds `i` with `i % n == 0` (a miner serving
+	/// another model than the committed one only on some rounds).
+	pub switch: Option<(Arc<Llama>, usize)>,
 }
 
 impl Plan {
 	/// An honest plan: the model's own answers, the file served.
 	pub fn honest(file: Bytes, model: Arc<Llama>) -> Self {
-		Self { file, model: Some(model), lie: Lie::None, fetch: Fetch::Serve, refuse: (0, 1), delay: Duration::ZERO }
+		Self { file, model: Some(model), lie: Lie::None, fetch: Fetch::Serve, refuse: (0, 1), delay: Duration::ZERO, sign_as: None, switch: None }
 	}
 
 	/// Uniform answers (no model) for a committed `file`.
 	pub fn uniform(file: Bytes) -> Self {
-		Self { file, model: None, lie: Lie::Uniform, fetch: Fetch::Serve, refuse: (0, 1), delay: Duration::ZERO }
+		Self { file, model: None, lie: Lie::Uniform, fetch: Fetch::Serve, refuse: (0, 1), delay: Duration::ZERO, sign_as: None, switch: None }
 	}
 }
 
@@ -111,7 +130,13 @@ fn lie(lie: Lie, logits: &[f32], k: usize) -> (Vec<u32>, Vec<f32>, f32) {
 	let honest = top_k(logits, k);
 	let (mut ids, mut lps, mut tail) = (honest.token_ids, honest.logprobs, honest.tail_mass);
 	match lie {
-		Lie::None | Lie::Uniform => {},
+		Lie::None | Lie::Uniform | Lie::OtherDocs => {},
+		Lie::MassAboveOne => tail = 1.0,
+		Lie::RepeatedIds if ids.len() > 1 => ids[1] = ids[0],
+		Lie::PositiveLogprob => lps[0] = 0.5,
+		Lie::NotANumber => lps[0] = f32::NAN,
+		Lie::TailShort => tail /= 2.0,
+		Lie::RepeatedIds => {},
 		Lie::TwoTokens => {
 			let wide = top_k(logits, k + 10);
 			for j in 0..2 {
@@ -148,9 +173,14 @@ impl Adversary {
 			logprobs: vec![],
 			tail_mass: 1.0,
 		};
-		let Some(model) = self.plan.model.as_ref().filter(|_| self.plan.lie != Lie::Uniform) else {
+		let Some(mut model) = self.plan.model.as_ref().filter(|_| self.plan.lie != Lie::Uniform) else {
 			return e.docs.iter().map(uniform).collect();
 		};
+		// `info` counted this round before the stream opened.
+		let round = self.rounds.load(Ordering::SeqCst).saturating_sub(1);
+		if let Some((other, _)) = self.plan.switch.as_ref().filter(|(_, n)| round % (*n).max(1) == 0) {
+			model = other;
+		}
 		let mut batch_tokens: Vec<(u32, Vec<u32>)> = e.docs.iter().map(|d| (d.doc_id, pending.remove(&d.doc_id).unwrap_or_default())).collect();
 		for (id, _) in &batch_tokens {
 			caches.entry(*id).or_insert_with(|| model.new_cache());
@@ -166,14 +196,19 @@ impl Adversary {
 		for (id, cache) in caches_in_order {
 			caches.insert(id, cache);
 		}
-		e.docs
+		let mut out: Vec<TokenDistribution> = e
+			.docs
 			.iter()
 			.zip(logits)
 			.map(|(d, row)| {
 				let (token_ids, logprobs, tail_mass) = lie(self.plan.lie, &row, d.top_k as usize);
 				TokenDistribution { doc_id: d.doc_id, position: d.position, token_ids, logprobs, tail_mass }
 			})
-			.collect()
+			.collect();
+		if self.plan.lie == Lie::OtherDocs {
+			out.iter_mut().take(1).for_each(|d| d.doc_id += 1_000);
+		}
+		out
 	}
 }
 
@@ -225,7 +260,8 @@ impl Miner for Adversary {
 				caches = c;
 				pending = p;
 				let expected = session.pending().cloned().unwrap();
-				let signature = sign_step(&me.key, &caller, &me.model_hash, &step_digests(&expected, &distributions)).to_vec();
+				let signer = me.plan.sign_as.as_deref().unwrap_or(&me.key);
+				let signature = sign_step(signer, &caller, &me.model_hash, &step_digests(&expected, &distributions)).to_vec();
 				let resp = EvaluateResponse {
 					msg: Some(evaluate_response::Msg::Step(Step { step: expected.step, distributions, signature, contexts: step_contexts(&expected) })),
 				};

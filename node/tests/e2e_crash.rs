@@ -19,7 +19,7 @@ async fn a_killed_node_restarts_with_the_same_finalized_chain() {
 	let dir = tempfile::tempdir().unwrap();
 	let base = dir.path().join("chain");
 	let mut node = start_dev_node(&base).await.unwrap();
-	let alice = keys::dev::alice();
+	let alice = keys::dev("alice").unwrap();
 	let mut transferred = 0u128;
 	for round in 0..3u64 {
 		let client = node.client().await;

@@ -285,6 +285,12 @@ impl StreamCtx {
 			tokio::select! {
 				msg = inbound.message() => return match msg {
 					Ok(m) => Ok(m),
+					// Bytes that are not an `EvaluateRequest`, or one over the size limit:
+					// the caller is still there and is told why.
+					Err(status) if matches!(status.code(), tonic::Code::Internal | tonic::Code::OutOfRange | tonic::Code::ResourceExhausted) => {
+						self.metrics.rejections.with_label_values(&["malformed_stream"]).inc();
+						Err(Status::invalid_argument(format!("EvaluateRequest does not decode: {}", status.message())))
+					},
 					Err(status) => {
 						tracing::debug!(%status, "evaluate stream broke");
 						Ok(None)

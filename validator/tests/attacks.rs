@@ -230,8 +230,9 @@ async fn attack_3_audit_tolerance_cannot_be_gamed() {
 		let report = audits.auditor().recompute(&miners[i].model_hash, path.clone(), result.miners[i].evidence.clone()).await.unwrap();
 		let worst = |f: fn(&PositionCheck) -> f32| report.checks.iter().map(f).fold(0f32, f32::max);
 		println!(
-			"{lie:?}: worst token {:.3}, tail {:.3}, moved median {:.3} worst {:.3}, rank gap {:.3}; old rule passes: {}",
+			"{lie:?}: worst token {:.3} (scaled by its gap to the best {:.3}), tail {:.3}, moved median {:.3} worst {:.3}, rank gap {:.3}; old rule passes: {}",
 			worst(|c| c.max_abs),
+			worst(|c| c.scaled_abs),
 			worst(|c| c.tail_abs),
 			{
 				let mut m: Vec<f32> = report.checks.iter().map(|c| c.moved).collect();

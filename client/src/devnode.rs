@@ -129,10 +129,7 @@ impl DevNode {
 
 impl Drop for DevNode {
 	fn drop(&mut self) {
-		if let Some(mut child) = self.child.take() {
-			let _ = child.kill();
-			let _ = child.wait();
-		}
+		self.kill();
 	}
 }
 

@@ -148,7 +148,7 @@ async fn random_frames_and_envelopes_over_grpc_get_a_status_and_the_miner_keeps_
 	timeout(LIMIT, async {
 		let dir = tempfile::tempdir().unwrap();
 		let limits = ServiceLimits { max_documents: 8, ..Default::default() };
-		let mut h = Harness::start(&tiny_model(dir.path()), EngineConfig::default(), limits).await;
+		let h = Harness::start(&tiny_model(dir.path()), EngineConfig::default(), limits).await;
 		let seed = std::env::var("TESSERA_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7e55_e7a2u64);
 		let cases: usize = std::env::var("TESSERA_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
 		let mut rng = Rng(seed | 1);
@@ -201,12 +201,7 @@ async fn random_frames_and_envelopes_over_grpc_get_a_status_and_the_miner_keeps_
 		}
 		println!("miner gRPC fuzz: {cases} streams, {answered} answers; statuses {codes:?}");
 		assert!(codes.len() >= 3, "the inputs reach more than one outcome: {codes:?}");
-		// Still serving a well-formed stream.
-		let mut conv = h.stream(&validator()).await.unwrap();
-		let out = conv.run_documents(&[(1, tokens(3, 8, 256))], 2, 4).await;
-		assert_eq!(out[&1].len(), 6);
-		drop(conv);
-		h.stop().await;
+		h.assert_serving_then_stop().await;
 	})
 	.await
 	.expect("test timed out");

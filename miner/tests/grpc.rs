@@ -185,12 +185,7 @@ async fn malformed_streams_get_invalid_argument_and_the_server_keeps_serving() {
 			assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
 			assert!(!status.message().is_empty());
 		}
-		// Still serving well-formed streams.
-		let mut conv = h.stream(&validator()).await.unwrap();
-		let out = conv.run_documents(&[(1, tokens(3, 8, 256))], 2, 4).await;
-		assert_eq!(out[&1].len(), 6);
-		drop(conv);
-		h.stop().await;
+		h.assert_serving_then_stop().await;
 	})
 	.await
 	.expect("test timed out");

@@ -104,16 +104,6 @@ async fn run_all(h: &Harness, keys: &[Keypair]) -> (Vec<Vec<Ended>>, std::time::
 	(per_validator, start.elapsed())
 }
 
-/// Peak resident memory of this process (the miner runs in it), MiB.
-fn peak_rss_mib() -> f64 {
-	let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-	status
-		.lines()
-		.find_map(|l| l.strip_prefix("VmHWM:"))
-		.and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-		.map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_validators_and_streams_are_served_exactly_once_by_stake() {
 	timeout(LIMIT, async {
@@ -186,13 +176,13 @@ async fn many_validators_and_streams_are_served_exactly_once_by_stake() {
 		);
 		println!(
 			"load: {} streams, {answers} answers in {:.2} s ({:.0} answers/s); with {refused} unsigned requests refused \
-			 beside them: {:.2} s ({:.2}x); peak RSS {:.0} MiB",
+			 beside them: {:.2} s ({:.2}x); peak RSS {:.0} MiB (the test process, miner included)",
 			completed.iter().sum::<usize>(),
 			quiet.as_secs_f64(),
 			answers as f64 / quiet.as_secs_f64(),
 			flooded.as_secs_f64(),
 			flooded.as_secs_f64() / quiet.as_secs_f64(),
-			peak_rss_mib(),
+			tessera_miner::metrics::peak_rss_mib(),
 		);
 		h.stop().await;
 	})

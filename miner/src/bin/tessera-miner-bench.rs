@@ -115,15 +115,6 @@ fn step_nats(step: &tessera_proto::v1::Step, docs: &[Vec<u32>], top_k: u32, voca
 		.collect()
 }
 
-fn peak_rss_mib() -> f64 {
-	let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-	status
-		.lines()
-		.find_map(|l| l.strip_prefix("VmHWM:"))
-		.and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-		.map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn tokens(seed: u64, n: usize, vocab: u32) -> Vec<u32> {
 	let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
 	(0..n)
@@ -212,7 +203,7 @@ async fn measure(args: &Args, documents: usize) -> anyhow::Result<Measurement> {
 		decode_s,
 		scored_tokens: scored,
 		mean_nll,
-		peak_rss_mib: peak_rss_mib(),
+		peak_rss_mib: tessera_miner::metrics::peak_rss_mib(),
 	})
 }
 

@@ -161,6 +161,18 @@ pub fn reveal_msg(tokens: &[(u32, u32)]) -> EvaluateRequest {
 	}
 }
 
+impl Harness {
+	/// Asserts that the miner still answers a well-formed stream (one document, 6 answers),
+	/// then stops it.
+	pub async fn assert_serving_then_stop(mut self) {
+		let mut conv = self.stream(&validator()).await.unwrap();
+		let out = conv.run_documents(&[(1, tokens(3, 8, 256))], 2, 4).await;
+		assert_eq!(out[&1].len(), 6);
+		drop(conv);
+		self.stop().await;
+	}
+}
+
 impl Conversation {
 	/// Sends a valid message and returns the miner's distributions (checked by the session).
 	pub async fn ask(&mut self, msg: EvaluateRequest) -> Vec<TokenDistribution> {

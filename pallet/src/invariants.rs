@@ -125,7 +125,7 @@ impl<T: Config> Pallet<T> {
 		check(pools == TotalStake::<T>::get(), "TotalStake is not the sum of the pools")?;
 		for (coldkey, held) in principal {
 			check(
-				T::Currency::balance_on_hold(&HoldReason::Staked.into(), &coldkey) == held,
+				Self::staked_balance_on_hold(&coldkey) == held,
 				"a coldkey's staking hold is not the principal of its positions",
 			)?;
 		}

@@ -17,8 +17,7 @@ use super::fraud::{evidence_signed_by, MODEL};
 use crate::{mock::*, weights::weights_commit_hash, *};
 use frame_support::{
 	dispatch::GetDispatchInfo,
-	traits::GetCallName,
-	traits::fungible::{Inspect, InspectHold},
+	traits::{fungible::Inspect, GetCallName},
 };
 use proptest::{
 	collection::vec,
@@ -318,8 +317,7 @@ fn check_balances() -> Result<(), TestCaseError> {
 			.filter_map(|hot| Stake::<Test>::get(hot, who))
 			.map(|p| p.principal)
 			.sum();
-		let held = Balances::balance_on_hold(&RuntimeHoldReason::Tessera(HoldReason::Staked), &who);
-		prop_assert_eq!(held, principal, "account {}'s staking hold is not its principal", who);
+		prop_assert_eq!(super::held(who), principal, "account {}'s staking hold is not its principal", who);
 	}
 	prop_assert_eq!(total, <Balances as Inspect<AccountId>>::total_issuance(), "issuance is not the sum of accounts");
 	Ok(())
